@@ -1,0 +1,59 @@
+/**
+ * `nutcache-cdc <command>`: the command-line entry point. Each command lives in its own module under
+ * cli/commands and is loaded only when asked for, so `sandbox` does not pay for the AWS SDK.
+ */
+type CommandModule = { run(argv: string[]): Promise<number> };
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  demo: {
+    summary: 'run the local demo: sandbox, simulator, polls, readable events',
+    load: () => import('./commands/demo.ts'),
+  },
+  poll: {
+    summary: 'poll one organization once (or --watch) and publish its changes',
+    load: () => import('./commands/poll.ts'),
+  },
+  resync: {
+    summary: 'publish a Customer Snapshot event for every current customer',
+    load: () => import('./commands/resync.ts'),
+  },
+  sandbox: {
+    summary: 'serve a sandbox Nutcache API on loopback',
+    load: () => import('./commands/sandbox.ts'),
+  },
+  rules: {
+    summary: 'validate CRM sync rules and test them against an event',
+    load: () => import('./commands/rules.ts'),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `Usage: nutcache-cdc <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'nutcache-cdc <command> --help' for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 64;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`nutcache-cdc: unknown command '${name}'\n\n${usage()}\n`);
+    return 64;
+  }
+  const mod = await command.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`nutcache-cdc: ${message.split('\n')[0]}\n`);
+    process.exitCode = 1;
+  },
+);
