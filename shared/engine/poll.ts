@@ -1,0 +1,627 @@
+/**
+ * One poll of one organization: list every customer, compare with the committed snapshots, publish the
+ * changes, then commit them. Pure orchestration over ports (shared/ports.ts): it runs unchanged in the
+ * Lambda, in the CLI, in the benchmark and in tests.
+ *
+ * The guarantees and how they are kept:
+ * - No change is lost. Events are written to a journal before they are published, and a snapshot is
+ *   committed only after its event was accepted by the bus. A poll that finds a journal left by a crashed
+ *   poll first re-publishes it (same eventIds, same payload) and commits it, so whatever consumers may
+ *   have seen becomes the baseline of the next comparison.
+ * - No false change. Customers missing from the listing are only deletion candidates: each is confirmed
+ *   with `GET customers/{id}` (404 = deleted), only after a complete listing, and never beyond the
+ *   mass-deletion guard. Records are normalised (key casing) before hashing and comparing.
+ * - Duplicates are recognisable: eventIds are deterministic (organization, customer, poll number, type).
+ * - Order: every event of a poll carries the poll number as `sequence`; poll numbers are handed out
+ *   atomically with the lease, so sequences only ever increase per customer, across crashes and reruns.
+ */
+import { randomUUID } from 'node:crypto';
+import { type CanonicalCustomer, customerHash } from '../customer.ts';
+import type { BusEvent, ChangeType, CustomerChangeDetail } from '../events/contract.ts';
+import type { CustomerSource } from '../nutcache/types.ts';
+import type {
+  Clock,
+  DeadLetterSink,
+  EventBus,
+  JournalEntry,
+  Log,
+  MetricsSink,
+  RunRecord,
+  SnapshotStore,
+  StoredSnapshot,
+} from '../ports.ts';
+import { type PublishOutcome, publishEvents } from '../publish/reliable.ts';
+import { buildChangeEvent, buildMassDeletionEvent, type ChangeContext } from './events.ts';
+
+export interface PollDependencies {
+  readonly source: CustomerSource;
+  readonly store: SnapshotStore;
+  readonly bus: EventBus;
+  readonly deadLetters: DeadLetterSink;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics: MetricsSink;
+}
+
+export interface MassDeletionGuard {
+  /** Hold deletions when more than this share of the known customers would be deleted… */
+  readonly ratio: number;
+  /** …and more than this many. */
+  readonly minimum: number;
+}
+
+export interface PollOptions {
+  readonly organizationGuid: string;
+  /** `resync` also emits a `Customer Snapshot` event for every unchanged customer. */
+  readonly mode?: 'poll' | 'resync';
+  /** What the first poll of an organization emits for the customers it finds (default `snapshot`). */
+  readonly initialEvents?: 'snapshot' | 'none';
+  /** Lets deletions held by the mass-deletion guard through. */
+  readonly allowMassDeletion?: boolean;
+  readonly massDeletionGuard?: MassDeletionGuard;
+  /** Epoch ms by which the poll must have stopped (e.g. the Lambda's remaining time). */
+  readonly deadline?: number;
+  /** Time kept free before the deadline to publish and commit what was found (default 10 s). */
+  readonly deadlineReserveMs?: number;
+  /** `source` of published events. */
+  readonly eventSource?: string;
+  readonly pollId?: string;
+  /** Lease owner id (default: a random UUID per poll). */
+  readonly owner?: string;
+  /** Lease duration; renewed every third of it while the poll runs (default 60 s). */
+  readonly leaseTtlMs?: number;
+  /** Page size of the listing (default 100). */
+  readonly pageLimit?: number;
+  /** Events journaled, published and committed together (default 500). */
+  readonly chunkSize?: number;
+  /** Passed to the publisher (EventBridge's 256 KB by default). */
+  readonly maxEntryBytes?: number;
+  /** Called for each listed page (progress reporting). */
+  readonly onPage?: (pageNumber: number, customersSoFar: number) => void;
+}
+
+export type PollOutcome = RunRecord['outcome'];
+
+export interface PollCounts {
+  created: number;
+  updated: number;
+  deleted: number;
+  snapshot: number;
+  unchanged: number;
+  invalid: number;
+  duplicatesInListing: number;
+  deletionCandidates: number;
+  deletionsConfirmedAbsent: number;
+  deletionsHeld: number;
+  deletionsUnconfirmed: number;
+  recoveredFromJournal: number;
+  published: number;
+  deadLettered: number;
+  publishFailed: number;
+  committed: number;
+  pages: number;
+  customersListed: number;
+}
+
+export interface PollResult {
+  readonly outcome: PollOutcome;
+  readonly organizationGuid: string;
+  readonly pollId: string;
+  readonly pollNumber: number;
+  readonly counts: PollCounts;
+  readonly nutcacheRequests: number;
+  readonly durationMs: number;
+  /** The events this poll got accepted by the bus (recovered ones included), in publishing order. */
+  readonly publishedEventIds: string[];
+  /** Whether the listing reached its last page. */
+  readonly listingComplete: boolean;
+  /** Set when the lease was held by another poll. */
+  readonly busyUntil?: number;
+  readonly error?: string;
+}
+
+export const DEFAULT_EVENT_SOURCE = 'nutcache.customers';
+const DEFAULT_GUARD: MassDeletionGuard = { ratio: 0.25, minimum: 5 };
+
+/** Raised when the poll's lease was lost (expired and taken by another poll); nothing more is committed. */
+export class LeaseLostError extends Error {
+  constructor(organizationGuid: string) {
+    super(`lease of organization ${organizationGuid} was lost; stopping without committing`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** Raised when a poll stops early because its deadline is near. */
+class DeadlineReached extends Error {
+  constructor() {
+    super('deadline reached');
+    this.name = 'DeadlineReached';
+  }
+}
+
+function emptyCounts(): PollCounts {
+  return {
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    snapshot: 0,
+    unchanged: 0,
+    invalid: 0,
+    duplicatesInListing: 0,
+    deletionCandidates: 0,
+    deletionsConfirmedAbsent: 0,
+    deletionsHeld: 0,
+    deletionsUnconfirmed: 0,
+    recoveredFromJournal: 0,
+    published: 0,
+    deadLettered: 0,
+    publishFailed: 0,
+    committed: 0,
+    pages: 0,
+    customersListed: 0,
+  };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+interface Observed {
+  readonly customer: CanonicalCustomer;
+  readonly hash: string;
+}
+
+/**
+ * Runs one poll. Never throws for expected conditions (busy lease, deadline, Nutcache or bus failures):
+ * they are reported in the result's `outcome`. Throws only for programming errors and for faults of the
+ * store that leave nothing safe to report (the next poll recovers from the journal).
+ */
+export async function runPoll(deps: PollDependencies, options: PollOptions): Promise<PollResult> {
+  const { store, clock, log, metrics, source } = deps;
+  const org = options.organizationGuid;
+  const owner = options.owner ?? randomUUID();
+  const leaseTtlMs = options.leaseTtlMs ?? 60_000;
+  const startedAtMs = clock.now();
+  const requestsAtStart = source.requestCount;
+  const counts = emptyCounts();
+  const publishedEventIds: string[] = [];
+  const mode = options.mode ?? 'poll';
+
+  const lease = await store.acquireLease(org, owner, leaseTtlMs);
+  if (!lease.acquired) {
+    metrics.count('PollBusy');
+    log.info('another poll of this organization holds the lease; exiting', {
+      organizationGuid: org,
+      leaseHolder: lease.holder,
+      leaseExpiresAt: new Date(lease.expiresAt).toISOString(),
+    });
+    return {
+      outcome: 'busy',
+      organizationGuid: org,
+      pollId: options.pollId ?? '',
+      pollNumber: 0,
+      counts,
+      nutcacheRequests: 0,
+      durationMs: clock.now() - startedAtMs,
+      publishedEventIds,
+      listingComplete: false,
+      busyUntil: lease.expiresAt,
+    };
+  }
+
+  const pollNumber = lease.pollNumber;
+  const pollId = options.pollId ?? `${pollNumber}-${randomUUID().slice(0, 8)}`;
+  const ctx: ChangeContext = {
+    organizationGuid: org,
+    source: options.eventSource ?? DEFAULT_EVENT_SOURCE,
+    pollId,
+    sequence: pollNumber,
+    observedAt: new Date(startedAtMs).toISOString(),
+  };
+  const runLog = { organizationGuid: org, pollId, pollNumber, mode };
+  log.info('poll started', runLog);
+
+  // The lease is renewed in the background (real time) and checked before every publish and commit.
+  let leaseLost = false;
+  let lastRenewal = clock.now();
+  const renew = async (): Promise<void> => {
+    if (leaseLost) return;
+    try {
+      const ok = await store.renewLease(org, owner, leaseTtlMs);
+      lastRenewal = clock.now();
+      if (!ok) leaseLost = true;
+    } catch (error) {
+      log.warn('lease renewal failed; will retry', { ...runLog, error: errorMessage(error) });
+    }
+  };
+  const timer = setInterval(() => void renew(), Math.max(1_000, Math.floor(leaseTtlMs / 3)));
+  timer.unref();
+  const checkpoint = async (): Promise<void> => {
+    if (clock.now() - lastRenewal >= leaseTtlMs / 3) await renew();
+    if (leaseLost) throw new LeaseLostError(org);
+  };
+
+  const reserveMs = options.deadlineReserveMs ?? 10_000;
+  const nearDeadline = (): boolean =>
+    options.deadline !== undefined && clock.now() >= options.deadline - reserveMs;
+  const pastDeadline = (): boolean => options.deadline !== undefined && clock.now() >= options.deadline;
+  const publishOptions = {
+    ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    ...(options.maxEntryBytes !== undefined ? { maxEntryBytes: options.maxEntryBytes } : {}),
+  };
+
+  let outcome: PollOutcome = 'success';
+  let error: string | undefined;
+  let listingComplete = false;
+
+  /** Journal → publish → commit for one chunk of events. Returns false when something could not be committed. */
+  const publishAndCommit = async (
+    entries: readonly JournalEntry[],
+    index: Map<number, string>,
+  ): Promise<boolean> => {
+    if (entries.length === 0) return true;
+    await checkpoint();
+    const journalKeys = await store.writeJournal(org, pollNumber, entries);
+    return publishJournaled(entries, journalKeys, index);
+  };
+
+  const publishJournaled = async (
+    entries: readonly JournalEntry[],
+    journalKeys: readonly string[],
+    index: Map<number, string>,
+  ): Promise<boolean> => {
+    const outcomeOfPublish: PublishOutcome = await publishEvents(
+      entries.map((e) => e.event),
+      { bus: deps.bus, deadLetters: deps.deadLetters, clock, log, metrics },
+      publishOptions,
+    );
+    publishedEventIds.push(...outcomeOfPublish.published);
+    counts.published += outcomeOfPublish.published.length;
+    counts.deadLettered += outcomeOfPublish.deadLettered.length;
+    counts.publishFailed += outcomeOfPublish.failed.length;
+    // Dead-lettered events are committed too: they can never be published, they are kept in the
+    // dead-letter store, and re-detecting them every poll would only dead-letter them again.
+    const settled = new Set([
+      ...outcomeOfPublish.published,
+      ...outcomeOfPublish.deadLettered.map((d) => d.eventId),
+    ]);
+    const puts: StoredSnapshot[] = [];
+    const deletes: number[] = [];
+    for (const entry of entries) {
+      if (!settled.has(entry.event.detail.eventId)) continue;
+      if (entry.snapshot === null) {
+        if (index.has(entry.customerId)) deletes.push(entry.customerId);
+        index.delete(entry.customerId);
+      } else if (index.get(entry.customerId) !== entry.snapshot.hash) {
+        // (a resync's snapshot of an unchanged customer needs no write)
+        puts.push(entry.snapshot);
+        index.set(entry.customerId, entry.snapshot.hash);
+      }
+    }
+    await checkpoint();
+    if (puts.length > 0 || deletes.length > 0) await store.commit(org, puts, deletes, index);
+    counts.committed += puts.length + deletes.length;
+    if (outcomeOfPublish.failed.length > 0) {
+      // Keep the journal: the failed events may still have reached the bus, so the next poll re-publishes
+      // them with the same ids before it compares anything.
+      log.warn('some events could not be published; they stay journaled for the next poll', {
+        ...runLog,
+        failed: outcomeOfPublish.failed.length,
+        errorCodes: [...new Set(outcomeOfPublish.failed.map((f) => f.errorCode))],
+      });
+      return false;
+    }
+    await store.deleteJournal(org, journalKeys);
+    return true;
+  };
+
+  try {
+    const state = lease.state;
+    const index = await store.loadIndex(org);
+
+    // 1. Finish what a crashed poll left in flight.
+    const journal = await store.loadJournal(org);
+    for (const batch of journal) {
+      if (nearDeadline()) throw new DeadlineReached();
+      counts.recoveredFromJournal += batch.entries.length;
+      log.info('re-publishing events journaled by an unfinished poll', {
+        ...runLog,
+        journalKey: batch.key,
+        events: batch.entries.length,
+      });
+      await checkpoint();
+      const ok = await publishJournaled(batch.entries, [batch.key], index);
+      if (!ok) {
+        outcome = 'partial';
+        error = 'events journaled by an earlier poll could not all be published';
+        throw new RecoveryIncomplete();
+      }
+    }
+
+    // 2. List every customer, keeping only what differs from the index.
+    const seen = new Set<number>();
+    const invalidIds = new Set<number>();
+    const changed = new Map<number, Observed>();
+    /** Unchanged customers a resync reports as snapshots; a plain poll only counts them. */
+    const resyncUnchanged = new Map<number, Observed>();
+    const observe = (customer: CanonicalCustomer): void => {
+      const hash = customerHash(customer);
+      if (index.get(customer.id) === hash) {
+        counts.unchanged += 1;
+        if (mode === 'resync') resyncUnchanged.set(customer.id, { customer, hash });
+      } else {
+        changed.set(customer.id, { customer, hash });
+        resyncUnchanged.delete(customer.id);
+      }
+    };
+    try {
+      for await (const page of source.listCustomers(options.pageLimit ? { limit: options.pageLimit } : {})) {
+        counts.pages += 1;
+        for (const record of page.records) {
+          if (!record.ok) {
+            counts.invalid += 1;
+            if (record.id !== undefined) invalidIds.add(record.id);
+            log.warn('invalid customer record left as it was', {
+              ...runLog,
+              customerId: record.id,
+              reason: record.reason,
+            });
+            continue;
+          }
+          const id = record.customer.id;
+          if (seen.has(id)) {
+            counts.duplicatesInListing += 1;
+            continue;
+          }
+          seen.add(id);
+          counts.customersListed += 1;
+          observe(record.customer);
+        }
+        options.onPage?.(counts.pages, counts.customersListed);
+        if (nearDeadline()) throw new DeadlineReached();
+      }
+      listingComplete = true;
+    } catch (listingError) {
+      if (listingError instanceof DeadlineReached) {
+        outcome = 'deadline';
+        log.warn('deadline near: listing stopped early; no deletion is decided this poll', runLog);
+      } else {
+        outcome = 'partial';
+        error = `listing failed: ${errorMessage(listingError)}`;
+        log.error('listing did not finish; publishing what was seen, deciding no deletion', {
+          ...runLog,
+          error: errorMessage(listingError),
+        });
+      }
+    }
+
+    // 3. Deletion candidates: known, not listed, not quarantined. Only after a complete listing.
+    const confirmedAbsent: number[] = [];
+    if (listingComplete) {
+      const candidates = [...index.keys()].filter((id) => !seen.has(id) && !invalidIds.has(id));
+      counts.deletionCandidates = candidates.length;
+      const guard = options.massDeletionGuard ?? DEFAULT_GUARD;
+      const massDeletion = candidates.length > guard.minimum && candidates.length > guard.ratio * index.size;
+      if (massDeletion && !options.allowMassDeletion) {
+        counts.deletionsHeld = candidates.length;
+        metrics.count('MassDeletionHeld', candidates.length);
+        log.error('mass deletion held: too many known customers are missing from the listing', {
+          ...runLog,
+          missing: candidates.length,
+          known: index.size,
+        });
+        const anomaly = buildMassDeletionEvent(ctx, candidates, index.size);
+        await checkpoint();
+        const anomalyOutcome = await publishEvents(
+          [anomaly],
+          { bus: deps.bus, deadLetters: deps.deadLetters, clock, log, metrics },
+          publishOptions,
+        );
+        publishedEventIds.push(...anomalyOutcome.published);
+        counts.published += anomalyOutcome.published.length;
+      } else {
+        for (const id of candidates) {
+          if (nearDeadline()) {
+            counts.deletionsUnconfirmed += 1;
+            continue;
+          }
+          try {
+            const found = await source.getCustomer(id);
+            if (found === null) {
+              confirmedAbsent.push(id);
+            } else if (found.ok) {
+              // Still there: it was skipped by a page shift. Compare it like any listed customer.
+              seen.add(id);
+              observe(found.customer);
+            } else {
+              invalidIds.add(id);
+              counts.invalid += 1;
+            }
+          } catch (lookupError) {
+            counts.deletionsUnconfirmed += 1;
+            log.warn('could not confirm a deletion; it waits for the next poll', {
+              ...runLog,
+              customerId: id,
+              error: errorMessage(lookupError),
+            });
+          }
+        }
+        counts.deletionsConfirmedAbsent = confirmedAbsent.length;
+      }
+    }
+
+    // 4. Build the events. Full snapshots are read only for customers that changed or went away.
+    const needBefore = [...[...changed.keys()].filter((id) => index.has(id)), ...confirmedAbsent];
+    const before =
+      needBefore.length > 0 ? await store.getSnapshots(org, needBefore) : new Map<number, StoredSnapshot>();
+    const firstPoll = !state.initialized;
+    const silentInitialLoad = firstPoll && (options.initialEvents ?? 'snapshot') === 'none';
+    const entries: JournalEntry[] = [];
+    const silentPuts: StoredSnapshot[] = [];
+    const silentDeletes: number[] = [];
+    const snapshotOf = (o: Observed): StoredSnapshot => ({
+      customerId: o.customer.id,
+      hash: o.hash,
+      record: o.customer,
+      sequence: pollNumber,
+    });
+    const emit = (changeType: ChangeType, prior: CanonicalCustomer | null, now: Observed | null): void => {
+      const event = buildChangeEvent(ctx, changeType, prior, now?.customer ?? null);
+      const customerId = (now?.customer ?? prior)?.id as number;
+      entries.push({ customerId, event, snapshot: now ? snapshotOf(now) : null });
+      counts[changeType] += 1;
+    };
+    for (const [id, observed] of changed) {
+      const prior = before.get(id);
+      if (!prior) {
+        if (silentInitialLoad) silentPuts.push(snapshotOf(observed));
+        else emit(firstPoll || mode === 'resync' ? 'snapshot' : 'created', null, observed);
+        continue;
+      }
+      if (prior.hash === observed.hash) {
+        // The index was behind its snapshot (nothing a consumer has not seen): repair the index only.
+        if (mode === 'resync') emit('snapshot', null, observed);
+        else silentPuts.push(snapshotOf(observed));
+        continue;
+      }
+      const event = buildChangeEvent(ctx, 'updated', prior.record, observed.customer);
+      if ((event.detail as CustomerChangeDetail).changedFields.length === 0) {
+        silentPuts.push(snapshotOf(observed));
+        continue;
+      }
+      entries.push({ customerId: id, event, snapshot: snapshotOf(observed) });
+      counts.updated += 1;
+    }
+    for (const observed of resyncUnchanged.values()) emit('snapshot', null, observed);
+    for (const id of confirmedAbsent) {
+      const prior = before.get(id);
+      if (prior) emit('deleted', prior.record, null);
+      else silentDeletes.push(id); // an index entry without its snapshot: drop it
+    }
+    if (mode === 'resync' && !listingComplete) {
+      log.warn('resync did not see every customer; it stays requested', runLog);
+    }
+
+    // 5. Journal, publish, commit: chunk by chunk, stopping at the deadline.
+    if (silentPuts.length > 0 || silentDeletes.length > 0) {
+      await checkpoint();
+      for (const p of silentPuts) index.set(p.customerId, p.hash);
+      for (const id of silentDeletes) index.delete(id);
+      await store.commit(org, silentPuts, silentDeletes, index);
+      counts.committed += silentPuts.length + silentDeletes.length;
+    }
+    const chunkSize = options.chunkSize ?? 500;
+    for (let i = 0; i < entries.length; i += chunkSize) {
+      if (pastDeadline()) {
+        outcome = 'deadline';
+        log.warn('deadline reached before every change was published; the rest is redone next poll', {
+          ...runLog,
+          remaining: entries.length - i,
+        });
+        break;
+      }
+      const ok = await publishAndCommit(entries.slice(i, i + chunkSize), index);
+      if (!ok) {
+        outcome = 'partial';
+        error = 'some events could not be published';
+        break;
+      }
+    }
+
+    const everythingCommitted = outcome === 'success' && listingComplete;
+    if (everythingCommitted) {
+      await store.updateOrgState(org, {
+        initialized: true,
+        lastPages: counts.pages,
+        lastSuccessAt: new Date(clock.now()).toISOString(),
+        ...(mode === 'resync' ? { resyncRequested: false } : {}),
+      });
+    }
+  } catch (caught) {
+    if (caught instanceof DeadlineReached) {
+      outcome = 'deadline';
+    } else if (caught instanceof RecoveryIncomplete) {
+      // outcome and error already set
+    } else {
+      outcome = 'failed';
+      error = errorMessage(caught);
+      log.error('poll failed', { ...runLog, error });
+    }
+  } finally {
+    clearInterval(timer);
+  }
+
+  const finishedAtMs = clock.now();
+  const nutcacheRequests = source.requestCount - requestsAtStart;
+  const result: PollResult = {
+    outcome,
+    organizationGuid: org,
+    pollId,
+    pollNumber,
+    counts,
+    nutcacheRequests,
+    durationMs: finishedAtMs - startedAtMs,
+    publishedEventIds,
+    listingComplete,
+    ...(error !== undefined ? { error } : {}),
+  };
+  recordMetrics(metrics, result);
+  const run: RunRecord = {
+    pollId,
+    pollNumber,
+    organizationGuid: org,
+    mode,
+    startedAt: new Date(startedAtMs).toISOString(),
+    finishedAt: new Date(finishedAtMs).toISOString(),
+    durationMs: result.durationMs,
+    outcome,
+    counts: { ...counts },
+    nutcacheRequests,
+    ...(error !== undefined ? { error } : {}),
+  };
+  try {
+    await store.putRunRecord(run);
+  } catch (runError) {
+    log.warn('could not write the run record', { ...runLog, error: errorMessage(runError) });
+  }
+  try {
+    await store.releaseLease(org, owner);
+  } catch (releaseError) {
+    log.warn('could not release the lease; it lapses by itself', {
+      ...runLog,
+      error: errorMessage(releaseError),
+    });
+  }
+  const logLevel = outcome === 'success' ? 'info' : outcome === 'failed' ? 'error' : 'warn';
+  log[logLevel]('poll finished', {
+    ...runLog,
+    outcome,
+    counts,
+    nutcacheRequests,
+    durationMs: result.durationMs,
+    error,
+  });
+  return result;
+}
+
+class RecoveryIncomplete extends Error {}
+
+function recordMetrics(metrics: MetricsSink, result: PollResult): void {
+  const c = result.counts;
+  if (result.outcome === 'success') metrics.count('PollSucceeded');
+  else if (result.outcome === 'failed' || result.outcome === 'partial') metrics.count('PollFailed');
+  else if (result.outcome === 'deadline') metrics.count('PollDeadline');
+  metrics.count('CustomersCreated', c.created);
+  metrics.count('CustomersUpdated', c.updated);
+  metrics.count('CustomersDeleted', c.deleted);
+  metrics.count('CustomersSnapshot', c.snapshot);
+  metrics.count('CustomersInvalid', c.invalid);
+  metrics.count('EventsPublished', c.published);
+  metrics.count('NutcacheRequests', result.nutcacheRequests);
+  metrics.gauge('PollDurationMs', result.durationMs, 'Milliseconds');
+}
+
+/** Convenience for callers that only need to know whether a poll event is a change to a customer. */
+export function isCustomerEvent(event: BusEvent): event is BusEvent & { detail: CustomerChangeDetail } {
+  return 'customerId' in event.detail;
+}
