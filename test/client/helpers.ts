@@ -77,7 +77,13 @@ export function recordingLog(): Log & { lines: string[] } {
     (message: string, ...extra: object[]) => {
       lines.push(`${level} ${message} ${JSON.stringify(extra)}`);
     };
-  return { lines, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+  return {
+    lines,
+    debug: record('debug'),
+    info: record('info'),
+    warn: record('warn'),
+    error: record('error'),
+  };
 }
 
 /** A node:http server on 127.0.0.1, port 0. */
