@@ -1,0 +1,47 @@
+/** The sandbox Nutcache API: everything tests, the demo and the benchmark need, from one module. */
+export {
+  type CustomerInput,
+  CustomerStore,
+  documentedCustomers,
+  FIRST_GENERATED_ID,
+  generateCustomers,
+  linksFor,
+  type SandboxCustomer,
+  type SandboxLink,
+  SEED_MAX_ID,
+  SEED_ORGANIZATION_ID,
+  seededRandom,
+} from './data.ts';
+export {
+  applyKeyCasing,
+  type DelayFault,
+  type FaultAction,
+  type FaultHandle,
+  type FaultMatch,
+  type FaultSpec,
+  type FaultTrigger,
+  type HtmlFault,
+  type KeyCasing,
+  type MutateFault,
+  type ResetFault,
+  type StatusFault,
+  type TruncatedFault,
+} from './faults.ts';
+export { DEFAULT_RATE_LIMITS, type RateLimits } from './rate-limit.ts';
+export {
+  API_VERSION,
+  DEFAULT_ORGANIZATION_GUID,
+  DEFAULT_PAGE_LIMIT,
+  DEFAULT_TOKEN_EXPIRES_IN,
+  DEMO_CREDENTIALS,
+  MAX_PAGE_LIMIT,
+  type RequestLogEntry,
+  type Sandbox,
+  type SandboxClock,
+  type SandboxCredentials,
+  type SandboxCustomers,
+  type SandboxOptions,
+  type SandboxStats,
+  type SandboxTokens,
+  startSandbox,
+} from './server.ts';
