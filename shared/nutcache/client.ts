@@ -387,6 +387,14 @@ export class NutcacheClient implements CustomerSource {
     return [...secretForms(this.credentials), ...this.issuedTokens];
   }
 
+  /**
+   * The body excerpt for an error message. The token endpoint's bodies are never quoted: one that could
+   * not be parsed may hold a token the client does not know yet, so it cannot be redacted.
+   */
+  private excerpt(spec: RequestSpec, text: string): string {
+    return spec.isTokenRequest ? '(token endpoint body not shown)' : excerptOf(text, this.secrets());
+  }
+
   private responseError(reply: Reply, problem: string): NutcacheResponseError {
     return new NutcacheResponseError({
       method: 'GET',
@@ -478,12 +486,12 @@ export class NutcacheClient implements CustomerSource {
             kind: 'body',
             status,
             problem: parsed.problem,
-            excerpt: excerptOf(text, this.secrets()),
+            excerpt: this.excerpt(spec, text),
           };
         } else if (spec.passStatuses?.includes(status)) {
           return { status, body: undefined, text, url, attempts: attempt };
         } else {
-          const excerpt = excerptOf(text, this.secrets());
+          const excerpt = this.excerpt(spec, text);
           if (status === 401 || (spec.isTokenRequest && status === 400)) {
             if (!spec.isTokenRequest && token !== undefined && !tokenRefetched) {
               tokenRefetched = true;
