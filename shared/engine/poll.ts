@@ -118,6 +118,8 @@ export interface PollResult {
   /** Set when the lease was held by another poll. */
   readonly busyUntil?: number;
   readonly error?: string;
+  /** The error behind `error`, for callers that react to its type (e.g. refresh credentials after a 401). */
+  readonly failure?: unknown;
 }
 
 export const DEFAULT_EVENT_SOURCE = 'nutcache.customers';
@@ -252,6 +254,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
 
   let outcome: PollOutcome = 'success';
   let error: string | undefined;
+  let failure: unknown;
   let listingComplete = false;
 
   /** Journal → publish → commit for one chunk of events. Returns false when something could not be committed. */
@@ -388,6 +391,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       } else {
         outcome = 'partial';
         error = `listing failed: ${errorMessage(listingError)}`;
+        failure = listingError;
         log.error('listing did not finish; publishing what was seen, deciding no deletion', {
           ...runLog,
           error: errorMessage(listingError),
@@ -545,6 +549,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     } else {
       outcome = 'failed';
       error = errorMessage(caught);
+      failure = caught;
       log.error('poll failed', { ...runLog, error });
     }
   } finally {
@@ -563,7 +568,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     durationMs: finishedAtMs - startedAtMs,
     publishedEventIds,
     listingComplete,
-    ...(error !== undefined ? { error } : {}),
+    ...(error !== undefined ? { error, failure } : {}),
   };
   recordMetrics(metrics, result);
   const run: RunRecord = {
