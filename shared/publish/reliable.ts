@@ -432,6 +432,7 @@ export async function publishEvents(
   let deadLetterError: Error | undefined;
   const deadLettered: { index: number; item: DeadLetteredEvent }[] = [];
   if (toDeadLetter.length > 0) {
+    toDeadLetter.sort((a, b) => a.index - b.index);
     try {
       await deps.deadLetters.put(
         toDeadLetter.map(({ event, reason, errorCode }) => ({ event, reason, errorCode })),
