@@ -243,14 +243,14 @@ export class NutcacheClient implements CustomerSource {
     }
     this.requireOrganization();
     const first = new URL(`customers?limit=${limit}&page=1`, this.baseUrl);
-    const pages = this.pages(first, 'customers', options.signal);
-    return {
-      [Symbol.asyncIterator]: async function* () {
-        for await (const page of pages) {
-          yield { pageNumber: page.pageNumber, records: page.items.map(normalizeCustomer) };
-        }
-      },
-    };
+    // Each iteration starts a fresh listing from page 1.
+    return { [Symbol.asyncIterator]: () => this.customerPages(first, options.signal) };
+  }
+
+  private async *customerPages(first: URL, signal: AbortSignal | undefined): AsyncGenerator<CustomerPage> {
+    for await (const page of this.pages(first, 'customers', signal)) {
+      yield { pageNumber: page.pageNumber, records: page.items.map(normalizeCustomer) };
+    }
   }
 
   /** `GET customers/{id}`: the customer, `null` on 404, or `ok: false` when the record cannot be parsed. */

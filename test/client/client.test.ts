@@ -215,6 +215,16 @@ describe('NutcacheClient paging', () => {
     ]);
   });
 
+  it('starts a fresh listing each time the iterable is iterated', async () => {
+    const { client, requests } = setup((r) =>
+      r.url.searchParams.get('page') === '1' ? page([1], 'customers?limit=100&page=2') : page([2]),
+    );
+    const listing = client.listCustomers();
+    expect(await collect(listing)).toHaveLength(2);
+    expect(await collect(listing)).toHaveLength(2);
+    expect(requests.map((r) => r.url.searchParams.get('page'))).toEqual(['1', '2', '1', '2']);
+  });
+
   it('accepts an absolute navigation-next on the same host', async () => {
     const { client, requests } = setup((r) =>
       r.url.searchParams.get('page') === '1' ? page([1], `${BASE}customers?limit=100&page=2`) : page([2]),
@@ -380,6 +390,27 @@ describe('NutcacheClient retries', () => {
     await new Promise((resolve) => setImmediate(resolve));
     await Promise.all([first, b.getCustomer(1)]);
     expect(requests.map((r) => r.at - (requests[0]?.at ?? 0))).toEqual([0, 10_000, 10_000]);
+  });
+
+  it('gives up with NutcacheHttpError 429 when throttling lasts for every attempt', async () => {
+    const { client, clock, requests } = setup(() => text('', 429, { 'retry-after': '2' }), {
+      retry: { maxAttempts: 3 },
+    });
+    await expect(client.getCustomer(1)).rejects.toMatchObject({
+      name: 'NutcacheHttpError',
+      status: 429,
+      attempts: 3,
+    });
+    expect(clock.sleeps).toEqual([2_000, 2_000]);
+    expect(requests).toHaveLength(3);
+    expect(client.throttledCount).toBe(3);
+  });
+
+  it('does not sleep through a Retry-After longer than maxRetryAfterMs', async () => {
+    const { client, clock, requests } = setup(() => text('', 429, { 'retry-after': '3600' }));
+    await expect(client.getCustomer(1)).rejects.toMatchObject({ status: 429 });
+    expect(requests).toHaveLength(1);
+    expect(clock.sleeps).toEqual([]);
   });
 
   it('backs off with full jitter on 5xx and succeeds', async () => {
