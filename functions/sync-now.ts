@@ -1,0 +1,84 @@
+/**
+ * The inbound "sync now" webhook behind a Lambda function URL (auth type NONE: the Standard Webhooks
+ * signature is the authentication). Verifies the request, claims its webhook-id, and invokes the poller
+ * asynchronously (InvocationType Event); answers 202 with the run id (shared/webhooks/sync-now.ts).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import middy from '@middy/core';
+import secretsManager from '@middy/secrets-manager';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { ENV, type PollerInput } from '../shared/config/env.ts';
+import { powertoolsMetricsSink } from '../shared/webhooks/aws-adapters.ts';
+import { DynamoDbReplayGuard } from '../shared/webhooks/replay-guard.ts';
+import { parseSigningSecrets } from '../shared/webhooks/signing.ts';
+import { handleSyncNow, organizationGuidsFromEnv } from '../shared/webhooks/sync-now.ts';
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+const logger = new Logger({ serviceName: 'sync-now' });
+const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName: 'sync-now' });
+const lambda = new LambdaClient({});
+const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const replay = new DynamoDbReplayGuard(documents, requireEnv(ENV.tableName));
+const organizations = organizationGuidsFromEnv(process.env[ENV.organizations]);
+const pollerFunctionName = requireEnv(ENV.pollerFunctionName);
+const metricsSink = powertoolsMetricsSink(metrics);
+
+async function startRun(input: PollerInput): Promise<void> {
+  const result = await lambda.send(
+    new InvokeCommand({
+      FunctionName: pollerFunctionName,
+      InvocationType: 'Event',
+      Payload: new TextEncoder().encode(JSON.stringify(input)),
+    }),
+  );
+  if (result.StatusCode !== 202) throw new Error(`async invoke answered ${result.StatusCode}`);
+}
+
+type SyncNowContext = Context & { inboundSecret?: unknown };
+
+const syncNow = async (
+  event: APIGatewayProxyEventV2,
+  context: SyncNowContext,
+): Promise<APIGatewayProxyResultV2> => {
+  const secrets = parseSigningSecrets(context.inboundSecret);
+  const body = event.body
+    ? event.isBase64Encoded
+      ? Buffer.from(event.body, 'base64').toString('utf8')
+      : event.body
+    : '';
+  return handleSyncNow(
+    { method: event.requestContext.http.method, headers: event.headers, body },
+    {
+      secrets: async () => secrets,
+      replay,
+      organizations,
+      startRun,
+      now: Date.now,
+      log: logger,
+      metrics: metricsSink,
+    },
+  );
+};
+
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(
+    secretsManager({
+      fetchData: { inboundSecret: requireEnv(ENV.inboundWebhookSecretArn) },
+      setToContext: true,
+      cacheExpiry: 5 * 60 * 1000,
+    }),
+  )
+  .handler(syncNow);

@@ -1,0 +1,91 @@
+/**
+ * Webhook delivery: consumes one subscription's SQS queue (fed by its sync rules) and POSTs each event as a
+ * Standard Webhooks signed request. Partial batch failures are reported per message (Powertools batch); the
+ * retry schedule lives in the messages' visibility timeouts (shared/webhooks/queued-delivery.ts).
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import secretsManager from '@middy/secrets-manager';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ENV } from '../shared/config/env.ts';
+import {
+  EventSourceMappingSwitch,
+  powertoolsMetricsSink,
+  sqsVisibilityChanger,
+  WEBHOOK_DELIVERY_ENV,
+} from '../shared/webhooks/aws-adapters.ts';
+import { checkDeliveryUrl } from '../shared/webhooks/http.ts';
+import { deliverQueuedMessage } from '../shared/webhooks/queued-delivery.ts';
+import { parseSigningSecrets } from '../shared/webhooks/signing.ts';
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+const subscriptionName = process.env[WEBHOOK_DELIVERY_ENV.subscriptionName] ?? 'default';
+const logger = new Logger({
+  serviceName: 'webhook-delivery',
+  persistentKeys: { subscription: subscriptionName },
+});
+const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName: 'webhook-delivery' });
+metrics.addDimension('Subscription', subscriptionName);
+
+const url = checkDeliveryUrl(requireEnv(ENV.webhookUrl));
+const queueUrl = requireEnv(WEBHOOK_DELIVERY_ENV.queueUrl);
+const sqs = new SQSClient({});
+const lambda = new LambdaClient({});
+const subscription = new EventSourceMappingSwitch(
+  lambda,
+  requireEnv('AWS_LAMBDA_FUNCTION_NAME'),
+  requireEnv(WEBHOOK_DELIVERY_ENV.queueArn),
+  logger,
+);
+const changeVisibility = sqsVisibilityChanger(sqs, queueUrl);
+const metricsSink = powertoolsMetricsSink(metrics);
+const processor = new BatchProcessor(EventType.SQS);
+
+type DeliveryContext = Context & { webhookSecret?: unknown };
+
+const deliver = async (event: SQSEvent, context: DeliveryContext) => {
+  const secrets = parseSigningSecrets(context.webhookSecret);
+  const recordHandler = async (record: SQSRecord) =>
+    deliverQueuedMessage(
+      {
+        messageId: record.messageId,
+        body: record.body,
+        receiptHandle: record.receiptHandle,
+        receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
+      },
+      {
+        url,
+        secrets: async () => secrets,
+        changeVisibility,
+        subscription,
+        metrics: metricsSink,
+        log: logger,
+        now: Date.now,
+      },
+    );
+  return processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+};
+
+export const handler = middy<SQSEvent>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .use(
+    secretsManager({
+      fetchData: { webhookSecret: requireEnv(ENV.webhookSecretArn) },
+      setToContext: true,
+      // Re-read every 5 minutes so a rotation (a second secret added) is picked up.
+      cacheExpiry: 5 * 60 * 1000,
+    }),
+  )
+  .handler(deliver);

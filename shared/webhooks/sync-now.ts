@@ -1,0 +1,139 @@
+/**
+ * The inbound "sync now" webhook: `POST {"organizationGuid": "…", "mode": "poll" | "resync"}` signed with
+ * Standard Webhooks. The signature is the authentication (the Lambda function URL has auth type NONE).
+ *
+ * Answers, in the order they are checked:
+ * - 405 not POST; 413 body over 4 KiB;
+ * - 401 missing or malformed signature headers, timestamp more than 5 minutes from our clock, bad signature;
+ * - 400 body not JSON / not the expected shape; 400 organization not configured (ORGANIZATIONS);
+ * - 409 `webhook-id` already used (checked after the signature, so nobody can burn ids without the secret);
+ * - 202 `{"runId", "organizationGuid", "mode"}` once the poller was invoked asynchronously;
+ * - 500 when the invocation failed (the id is released so the sender's retry, same id, is accepted).
+ * Nothing from the request is logged verbatim: only the outcome, sizes and, once the organization is known
+ * to be ours, its guid.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { PollerInput } from '../config/env.ts';
+import type { Log, MetricsSink } from '../ports.ts';
+import type { ReplayGuard } from './replay-guard.ts';
+import { TIMESTAMP_TOLERANCE_SECONDS, type VerifyFailure, verifyWebhook } from './signing.ts';
+
+export const MAX_SYNC_NOW_BODY_BYTES = 4096;
+/** Claimed ids are kept 3 days: a Standard Webhooks sender's whole retry window. */
+export const REPLAY_RETENTION_SECONDS = 3 * 24 * 3600;
+
+export interface SyncNowRequest {
+  readonly method: string;
+  /** Header names in any case. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: string;
+}
+
+export interface SyncNowResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface SyncNowDeps {
+  /** The inbound signing secrets (any may sign). */
+  secrets(): Promise<readonly string[]>;
+  readonly replay: ReplayGuard;
+  /** Organizations this deployment polls. */
+  readonly organizations: ReadonlySet<string>;
+  /** Starts a poll or resync without waiting for it (async Lambda invoke). */
+  startRun(input: PollerInput): Promise<void>;
+  now(): number;
+  newRunId?(): string;
+  readonly log: Log;
+  readonly metrics?: MetricsSink;
+}
+
+export const syncNowBodySchema = z.strictObject({
+  organizationGuid: z.string().min(1).max(128),
+  mode: z.enum(['poll', 'resync']),
+});
+
+const UNAUTHORIZED: Record<VerifyFailure, string> = {
+  'missing-headers': 'missing webhook-id, webhook-timestamp or webhook-signature header',
+  'bad-timestamp': 'webhook-timestamp is not a Unix time in seconds',
+  'timestamp-out-of-tolerance': `webhook-timestamp is more than ${TIMESTAMP_TOLERANCE_SECONDS / 60} minutes from the server clock`,
+  'bad-signature': 'no valid signature',
+};
+
+function reply(statusCode: number, body: Record<string, unknown>): SyncNowResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps): Promise<SyncNowResponse> {
+  const { log } = deps;
+  const bodyBytes = Buffer.byteLength(request.body);
+  const reject = (statusCode: number, error: string, logged: Record<string, unknown> = {}) => {
+    deps.metrics?.count(`SyncNowRejected${statusCode}`);
+    log.warn('Sync-now request rejected', { statusCode, error, bodyBytes, ...logged });
+    return reply(statusCode, { error });
+  };
+
+  if (request.method.toUpperCase() !== 'POST') return reject(405, 'use POST');
+  if (bodyBytes > MAX_SYNC_NOW_BODY_BYTES) return reject(413, `body over ${MAX_SYNC_NOW_BODY_BYTES} bytes`);
+
+  const nowMs = deps.now();
+  const verified = verifyWebhook(request.body, request.headers, await deps.secrets(), nowMs);
+  if (!verified.ok) return reject(401, UNAUTHORIZED[verified.reason]);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(request.body);
+  } catch {
+    return reject(400, 'body is not valid JSON');
+  }
+  const parsed = syncNowBodySchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+    return reject(
+      400,
+      `expected {"organizationGuid": string, "mode": "poll" | "resync"}; ${problems.join('; ')}`,
+    );
+  }
+  const { organizationGuid, mode } = parsed.data;
+  if (!deps.organizations.has(organizationGuid)) {
+    return reject(400, 'unknown organizationGuid: this deployment does not poll that organization');
+  }
+
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const fresh = await deps.replay.claim(verified.id, nowSeconds + REPLAY_RETENTION_SECONDS, nowSeconds);
+  if (!fresh) return reject(409, 'webhook-id already used (replayed request)', { organizationGuid });
+
+  const runId = deps.newRunId?.() ?? `sync-now-${randomUUID()}`;
+  try {
+    await deps.startRun({ organizationGuid, mode, pollId: runId });
+  } catch (error) {
+    await deps.replay.release(verified.id).catch(() => undefined);
+    deps.metrics?.count('SyncNowStartFailed');
+    log.error('Sync-now could not start the run', {
+      organizationGuid,
+      error: error instanceof Error ? error.name : 'unknown',
+    });
+    return reply(500, { error: 'could not start the run; retry later' });
+  }
+  deps.metrics?.count('SyncNowAccepted');
+  log.info('Sync-now run started', { organizationGuid, mode, runId });
+  return reply(202, { runId, organizationGuid, mode });
+}
+
+const organizationsSchema = z.array(z.looseObject({ organizationGuid: z.string().min(1) }));
+
+/** The organization guids of the ORGANIZATIONS environment variable. */
+export function organizationGuidsFromEnv(value: string | undefined): Set<string> {
+  if (!value) return new Set();
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new Error('ORGANIZATIONS is not valid JSON');
+  }
+  const parsed = organizationsSchema.safeParse(json);
+  if (!parsed.success) throw new Error('ORGANIZATIONS must be a JSON array of {"organizationGuid": …}');
+  return new Set(parsed.data.map((o) => o.organizationGuid));
+}
