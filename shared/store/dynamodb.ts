@@ -69,7 +69,7 @@ const MAX_RECORD_JSON_BYTES = 380_000;
 type Item = Record<string, unknown>;
 
 export interface RetryOptions {
-  /** Calls made for one batch before giving up (first call included). Default 8. */
+  /** Calls in a row without progress before a batch gives up (first call included). Default 8. */
   readonly maxAttempts?: number;
   /** First backoff ceiling; doubles per attempt (full jitter). Default 50 ms. */
   readonly baseDelayMs?: number;
@@ -599,10 +599,15 @@ export class DynamoSnapshotStore implements SnapshotStore {
     return items;
   }
 
-  /** One BatchWriteItem of at most 25 requests, re-sending UnprocessedItems with backoff until done. */
+  /**
+   * One BatchWriteItem of at most 25 requests, re-sending UnprocessedItems with backoff until done. Gives
+   * up after `maxAttempts` calls in a row that made no progress (a call that got some writes through
+   * resets the count, so a throttled but moving partition is waited out).
+   */
   private async batchWrite(requests: BatchWriteWriteRequest[]): Promise<void> {
     let pending = requests;
-    for (let attempt = 1; ; attempt++) {
+    let stalled = 0;
+    for (let calls = 1; ; calls++) {
       const out = await this.call('BatchWriteItem', 'write', () =>
         this.client.send(
           new BatchWriteCommand({
@@ -611,14 +616,16 @@ export class DynamoSnapshotStore implements SnapshotStore {
           }),
         ),
       );
-      pending = out.UnprocessedItems?.[this.table] ?? [];
-      if (pending.length === 0) return;
-      if (attempt >= this.maxAttempts) {
+      const left = out.UnprocessedItems?.[this.table] ?? [];
+      if (left.length === 0) return;
+      stalled = left.length < pending.length ? 1 : stalled + 1;
+      pending = left;
+      if (stalled >= this.maxAttempts) {
         throw new Error(
-          `BatchWriteItem: ${pending.length} of ${requests.length} writes still unprocessed after ${attempt} attempts (table throttled?)`,
+          `BatchWriteItem: ${pending.length} of ${requests.length} writes still unprocessed after ${calls} attempts (table throttled?)`,
         );
       }
-      await this.sleep(this.backoff(attempt));
+      await this.sleep(this.backoff(stalled));
     }
   }
 
@@ -626,7 +633,8 @@ export class DynamoSnapshotStore implements SnapshotStore {
   private async batchGet(keys: Item[]): Promise<Item[]> {
     const items: Item[] = [];
     let pending = keys;
-    for (let attempt = 1; ; attempt++) {
+    let stalled = 0;
+    for (let calls = 1; ; calls++) {
       const out = await this.call('BatchGetItem', 'read', () =>
         this.client.send(
           new BatchGetCommand({
@@ -636,14 +644,16 @@ export class DynamoSnapshotStore implements SnapshotStore {
         ),
       );
       items.push(...(out.Responses?.[this.table] ?? []));
-      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-      if (pending.length === 0) return items;
-      if (attempt >= this.maxAttempts) {
+      const left = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+      if (left.length === 0) return items;
+      stalled = left.length < pending.length ? 1 : stalled + 1;
+      pending = left;
+      if (stalled >= this.maxAttempts) {
         throw new Error(
-          `BatchGetItem: ${pending.length} of ${keys.length} keys still unprocessed after ${attempt} attempts (table throttled?)`,
+          `BatchGetItem: ${pending.length} of ${keys.length} keys still unprocessed after ${calls} attempts (table throttled?)`,
         );
       }
-      await this.sleep(this.backoff(attempt));
+      await this.sleep(this.backoff(stalled));
     }
   }
 

@@ -80,6 +80,25 @@ describe('DynamoSnapshotStore batch retries', () => {
     expect(sleeps).toEqual([50, 100, 150]);
   });
 
+  it('keeps retrying while each call gets some writes through', async () => {
+    const sleeps: number[] = [];
+    const store = makeStore(sleeps, 2);
+    ddb
+      .on(BatchWriteCommand)
+      .callsFake((input: { RequestItems: Record<string, BatchWriteWriteRequest[]> }) => ({
+        UnprocessedItems: { [TABLE]: input.RequestItems[TABLE]?.slice(1) },
+      }));
+    const snapshots = [1, 2, 3].map((id) => snapshot(customer(id)));
+
+    await store.commit('org', snapshots, [], indexOf(snapshots));
+
+    // Customer items: 3 calls of 3, 2 and 1 requests; then the 3 index shards the same way.
+    expect(
+      ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems?.[TABLE]?.length),
+    ).toEqual([3, 2, 1, 3, 2, 1]);
+    expect(sleeps).toEqual([50, 50, 50, 50]);
+  });
+
   it('re-asks unprocessed keys of a strongly consistent batch read', async () => {
     const store = makeStore([]);
     const record = customer(7);
