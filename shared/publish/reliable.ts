@@ -260,6 +260,12 @@ function packBatches(items: readonly Item[], maxEntries: number, maxBytes: numbe
 
 type BatchEnd = 'done' | 'bus-unavailable';
 
+/** Log lines name at most this many events (a failed initial load can hold thousands). */
+const LOG_SAMPLE = 20;
+function sample<T>(values: readonly T[]): T[] {
+  return values.slice(0, LOG_SAMPLE);
+}
+
 /**
  * Publishes `events` and reports where each one ended. Never throws for a bus or dead-letter failure (they
  * are reported in the outcome); throws only for invalid options or a `fatal` error (simulated crash).
@@ -444,14 +450,16 @@ export async function publishEvents(
         });
       }
       log.warn('events dead-lettered', {
-        events: toDeadLetter.map((d) => ({ eventId: eventIdOf(d.event), errorCode: d.errorCode })),
+        count: toDeadLetter.length,
+        sample: sample(toDeadLetter.map((d) => ({ eventId: eventIdOf(d.event), errorCode: d.errorCode }))),
       });
     } catch (error) {
       if (isFatalError(error)) throw error;
       deadLetterError = error instanceof Error ? error : new Error(String(error));
       log.error('dead-letter sink failed; the events stay unpublished and will be redone', {
         error: deadLetterError.message,
-        eventIds: toDeadLetter.map((d) => eventIdOf(d.event)),
+        count: toDeadLetter.length,
+        sample: sample(toDeadLetter.map((d) => eventIdOf(d.event))),
       });
       for (const d of toDeadLetter) {
         failed.push({
@@ -473,7 +481,8 @@ export async function publishEvents(
 
   if (failed.length > 0) {
     log.warn('events not published; they must not be committed', {
-      events: failed.map((f) => ({ eventId: f.failure.eventId, errorCode: f.failure.errorCode })),
+      count: failed.length,
+      sample: sample(failed.map((f) => ({ eventId: f.failure.eventId, errorCode: f.failure.errorCode }))),
     });
   }
   if (metrics) {
