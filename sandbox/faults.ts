@@ -134,13 +134,24 @@ export class FaultRegistry {
 
   /**
    * The actions that fire for this request, in registration order; exhausted faults are removed.
-   * Each matching fault's trigger is consulted (and its skip/probability consumed) exactly once.
+   * At most one answer-replacing fault (status, html, reset) and one truncation fire per request: once one
+   * has fired, later faults of that sort are not consulted (they keep their count for the next request).
+   * Delays and mutations all fire.
    */
   take(facts: RequestFacts): FaultAction[] {
     const fired: FaultAction[] = [];
+    let answered = false;
+    let truncated = false;
     for (const entry of [...this.#entries]) {
+      const kind = entry.spec.kind;
+      const replaces = kind === 'status' || kind === 'html' || kind === 'reset';
+      if ((replaces && answered) || (kind === 'truncated' && truncated)) continue;
       if (!matches(entry.spec, facts)) continue;
-      if (entry.fire(this.#random)) fired.push(entry.spec);
+      if (entry.fire(this.#random)) {
+        fired.push(entry.spec);
+        if (replaces) answered = true;
+        if (kind === 'truncated') truncated = true;
+      }
       if (entry.remaining <= 0) entry.cancel();
     }
     return fired;
