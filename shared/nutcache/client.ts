@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Clock, Log } from '../ports.ts';
+import { systemClock } from '../util/clock.ts';
 import { USER_AGENT } from '../version.ts';
 import {
   type AuthScheme,
@@ -16,7 +17,6 @@ import {
   tokenRequestBody,
   tokenResponseSchema,
 } from './auth.ts';
-import { realClock } from './clock.ts';
 import {
   excerptOf,
   NutcacheAuthError,
@@ -194,7 +194,7 @@ export class NutcacheClient implements CustomerSource {
     if (this.authScheme !== 'nut-basic' && this.authScheme !== 'bearer') {
       throw new NutcacheConfigError(`authScheme must be 'nut-basic' or 'bearer'`);
     }
-    this.clock = config.clock ?? realClock;
+    this.clock = config.clock ?? systemClock;
     const rateLimit = config.rateLimit;
     this.limiter =
       rateLimit && 'acquire' in rateLimit

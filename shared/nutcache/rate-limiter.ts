@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../ports.ts';
-import { realClock } from './clock.ts';
+import { systemClock } from '../util/clock.ts';
 import { NutcacheConfigError, NutcacheDeadlineError } from './errors.ts';
 
 export interface RateLimitOptions {
@@ -63,7 +63,7 @@ export class SlidingWindowLimiter implements RateLimiter {
   private pumping = false;
   private pumpSleep: AbortController | undefined;
 
-  constructor(options: RateLimitOptions = {}, clock: Clock = realClock) {
+  constructor(options: RateLimitOptions = {}, clock: Clock = systemClock) {
     const perSecond = options.perSecond ?? DEFAULT_RATE_LIMIT.perSecond;
     const perMinute = options.perMinute ?? DEFAULT_RATE_LIMIT.perMinute;
     for (const [name, value] of [
@@ -196,7 +196,10 @@ export function apiKeyFingerprint(apiKey: string): string {
   return createHash('sha256').update(apiKey, 'utf8').digest('hex');
 }
 
-/** One limiter per API key and time source (the real clock in production, one per test clock). */
+/**
+ * One limiter per API key and time source. In production every client uses the one `systemClock`
+ * (shared/util/clock.ts), so there is one limiter per key; each test clock gets its own.
+ */
 const registry = new WeakMap<Clock, Map<string, SlidingWindowLimiter>>();
 
 /**
@@ -206,7 +209,7 @@ const registry = new WeakMap<Clock, Map<string, SlidingWindowLimiter>>();
 export function limiterForApiKey(
   apiKey: string,
   options: RateLimitOptions = {},
-  clock: Clock = realClock,
+  clock: Clock = systemClock,
 ): SlidingWindowLimiter {
   let byKey = registry.get(clock);
   if (!byKey) {
@@ -223,6 +226,6 @@ export function limiterForApiKey(
 }
 
 /** The registry keys in use for a clock (fingerprints only), for tests and diagnostics. */
-export function registeredFingerprints(clock: Clock = realClock): string[] {
+export function registeredFingerprints(clock: Clock = systemClock): string[] {
   return [...(registry.get(clock)?.keys() ?? [])];
 }
