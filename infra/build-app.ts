@@ -1,0 +1,62 @@
+/**
+ * Builds the CDK app: reads and validates the configuration, creates the stack and registers the cdk-nag
+ * packs (AwsSolutions and Serverless) as policy-validation plugins, so `cdk synth` fails on any
+ * unacknowledged error finding. Used by infra/app.ts and by the tests.
+ */
+import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
+import { loadConfig, type NutcacheCdcConfig, resolveConfigPath } from './config.ts';
+import { NutcacheCdcStack } from './stacks/nutcache-cdc-stack.ts';
+
+export interface BuildAppOptions {
+  /** Use this configuration instead of reading a file. */
+  readonly config?: NutcacheCdcConfig;
+  /** Extra CDK context (e.g. `config`, or `aws:cdk:bundling-stacks: []` to skip bundling). */
+  readonly context?: AppProps['context'];
+  readonly outdir?: string;
+  /** The poller handler file. @default functions/poller.ts */
+  readonly pollerEntry?: string;
+  /** CDK's built-in CloudFormation template validation (slow: several seconds). @default true */
+  readonly builtinCloudFormationValidation?: boolean;
+}
+
+export interface NutcacheCdcApp {
+  readonly app: App;
+  readonly stack: NutcacheCdcStack;
+  readonly config: NutcacheCdcConfig;
+  /** The configuration file read, when one was. */
+  readonly configPath?: string;
+  /** The registered cdk-nag packs (tests run them with `validateScope`). */
+  readonly nagPacks: readonly NagPack[];
+}
+
+/** `NutcacheCdc-<environmentName>`. */
+export function stackNameFor(config: NutcacheCdcConfig): string {
+  return `NutcacheCdc-${config.environmentName}`;
+}
+
+export function buildApp(options: BuildAppOptions = {}): NutcacheCdcApp {
+  const app = new App({
+    context: options.context,
+    outdir: options.outdir,
+    builtinCloudFormationValidation: options.builtinCloudFormationValidation,
+  });
+  let configPath: string | undefined;
+  let config = options.config;
+  if (config === undefined) {
+    configPath = resolveConfigPath(app.node.tryGetContext('config'));
+    config = loadConfig(configPath);
+  }
+  const stack = new NutcacheCdcStack(app, stackNameFor(config), {
+    config,
+    pollerEntry: options.pollerEntry,
+    // Environment-agnostic unless the configuration pins an account/region: synth needs no credentials.
+    env:
+      config.account !== undefined || config.region !== undefined
+        ? { account: config.account, region: config.region }
+        : undefined,
+  });
+  const nagPacks = [new AwsSolutionsChecks(app), new ServerlessChecks(app)];
+  Validations.of(app).addPlugins(...nagPacks);
+  return { app, stack, config, configPath, nagPacks };
+}

@@ -1,0 +1,232 @@
+/**
+ * The deployment configuration: one JSON file in the repository (`nutcache-cdc.config.json`, or the file
+ * named by the CDK context value `config`), validated here with zod so a mistake is reported with the
+ * name of the field at fault before anything is synthesised.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
+
+/** The file the app reads when no `config` context value is given. */
+export const DEFAULT_CONFIG_FILE = 'nutcache-cdc.config.json';
+/** The committed example, read when {@link DEFAULT_CONFIG_FILE} does not exist. */
+export const EXAMPLE_CONFIG_FILE = 'nutcache-cdc.config.example.json';
+
+/** Nutcache's documented daily quota per API key. */
+export const NUTCACHE_DAILY_QUOTA = 20_000;
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]+$/;
+
+const initialEventsSchema = z.enum(['snapshot', 'none'], {
+  error:
+    'must be "snapshot" (publish a Customer Snapshot event per existing customer on the first poll) or "none"',
+});
+
+const secretSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('create') }),
+    z
+      .strictObject({
+        type: z.literal('import'),
+        name: z.string().min(1, 'must not be empty').optional(),
+        arn: z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN').optional(),
+      })
+      .refine((s) => (s.name === undefined) !== (s.arn === undefined), {
+        message: 'an imported secret needs exactly one of "name" or "arn"',
+      }),
+  ],
+  { error: 'must be {"type": "create"} or {"type": "import", "name" | "arn": …}' },
+);
+
+const organizationSchema = z.strictObject({
+  organizationGuid: z
+    .string({ error: 'is required (the organization GUID Nutcache shows in its settings)' })
+    .regex(GUID, 'must be a GUID like 846E176E-7C4B-4BFD-A894-C98F2988927E'),
+  /** A label for dashboards and alarm descriptions. */
+  label: z.string().min(1).max(64).optional(),
+  secret: secretSchema.default({ type: 'create' }),
+  scheduleRateMinutes: z
+    .number({ error: 'must be a whole number of minutes' })
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1 minute')
+    .max(1440, 'must be at most 1440 minutes (one day)')
+    .default(15),
+  initialEvents: initialEventsSchema.optional(),
+});
+
+const eventBusSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('create'),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,256}$/, 'may contain letters, digits, ".", "_" and "-" only')
+        .optional(),
+    }),
+    z
+      .strictObject({
+        type: z.literal('import'),
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9._\-/]{1,256}$/, 'must be an event bus name')
+          .optional(),
+        arn: z.string().regex(EVENT_BUS_ARN, 'must be an event bus ARN').optional(),
+      })
+      .refine((b) => (b.name === undefined) !== (b.arn === undefined), {
+        message: 'an imported event bus needs exactly one of "name" or "arn"',
+      }),
+  ],
+  { error: 'must be {"type": "create"} or {"type": "import", "name" | "arn": …}' },
+);
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    /** Used in resource names, the stack name and the `environment` tag. */
+    environmentName: z
+      .string({ error: 'is required (e.g. "prod")' })
+      .regex(
+        /^[a-z][a-z0-9-]{0,19}$/,
+        'must be 1-20 lower-case letters, digits or "-", starting with a letter',
+      ),
+    /** Pins the stack to an account/region; leave out for an environment-agnostic stack. */
+    account: z
+      .string()
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1')
+      .optional(),
+    organizations: z
+      .array(organizationSchema, { error: 'must be a list of organizations' })
+      .min(1, 'must list at least one organization'),
+    initialEvents: initialEventsSchema.default('snapshot'),
+    eventSource: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be a valid EventBridge source')
+      .refine((s) => !s.startsWith('aws.'), 'must not start with "aws." (reserved by AWS)')
+      .default(DEFAULT_EVENT_SOURCE),
+    eventBus: eventBusSchema.default({ type: 'create' }),
+    archiveRetentionDays: z
+      .number()
+      .int('must be a whole number of days')
+      .min(0, 'must be 0 (keep forever) or more')
+      .default(90),
+    alarmEmail: z.email('must be an e-mail address').optional(),
+    retainTable: z.boolean().default(true),
+    dailyRequestBudget: z
+      .number()
+      .int('must be a whole number of requests')
+      .min(1, 'must be at least 1')
+      .max(NUTCACHE_DAILY_QUOTA, `must not exceed Nutcache's daily quota of ${NUTCACHE_DAILY_QUOTA}`)
+      .default(NUTCACHE_DAILY_QUOTA),
+    /** Copies of the poller that may run at once; defaults to the number of organizations. */
+    pollerReservedConcurrency: z.number().int().min(1, 'must be at least 1').optional(),
+    /** Stale-organization alarm: fires when an organization has had no successful poll for this many intervals. */
+    staleAfterIntervals: z.number().int().min(1, 'must be at least 1').default(3),
+    /** Throttling alarm: fires when Nutcache answered 429 at least this many times in 15 minutes. */
+    throttledRequestsThreshold: z.number().int().min(1, 'must be at least 1').default(5),
+    logRetentionDays: z
+      .union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(180), z.literal(365)], {
+        error: 'must be one of 7, 14, 30, 90, 180, 365',
+      })
+      .default(30),
+    /** CRM sync rules (YAML/JSON); loaded by the sync-rules constructs, passed through untouched here. */
+    syncRulesFile: z.string().min(1, 'must not be empty').optional(),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.organizations.forEach((org, index) => {
+      const guid = org.organizationGuid.toLowerCase();
+      if (seen.has(guid)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organizations', index, 'organizationGuid'],
+          message: `duplicates organization ${org.organizationGuid}`,
+        });
+      }
+      seen.add(guid);
+      if (org.scheduleRateMinutes * config.staleAfterIntervals > 1440) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organizations', index, 'scheduleRateMinutes'],
+          message: `× staleAfterIntervals (${config.staleAfterIntervals}) must not exceed 1440 minutes (a CloudWatch alarm looks back at most one day)`,
+        });
+      }
+    });
+  });
+
+export type NutcacheCdcConfig = z.output<typeof configSchema>;
+export type NutcacheCdcConfigInput = z.input<typeof configSchema>;
+export type OrganizationConfig = NutcacheCdcConfig['organizations'][number];
+
+/** A configuration that failed validation; `issues` name each field at fault. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: readonly string[],
+  ) {
+    super(`Invalid nutcache-cdc configuration (${source}):\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** Validates an already-parsed configuration object. */
+export function parseConfig(raw: unknown, source = 'configuration'): NutcacheCdcConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Which file to read: the `config` context value when given (relative to `cwd`), else
+ * `nutcache-cdc.config.json` when present, else the committed example.
+ */
+export function resolveConfigPath(contextValue: unknown, cwd = process.cwd()): string {
+  if (contextValue !== undefined && contextValue !== null && contextValue !== '') {
+    if (typeof contextValue !== 'string') {
+      throw new ConfigError('CDK context', ['config: must be the path of a JSON configuration file']);
+    }
+    return isAbsolute(contextValue) ? contextValue : resolve(cwd, contextValue);
+  }
+  const preferred = resolve(cwd, DEFAULT_CONFIG_FILE);
+  return existsSync(preferred) ? preferred : resolve(cwd, EXAMPLE_CONFIG_FILE);
+}
+
+/** Reads and validates a configuration file. */
+export function loadConfig(path: string): NutcacheCdcConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(error);
+    throw new ConfigError(path, [`(file): ${reason}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, [`(file): not valid JSON: ${(error as Error).message}`]);
+  }
+  return parseConfig(raw, path);
+}

@@ -1,0 +1,198 @@
+/**
+ * `NutcacheFunction`: every Lambda function of the project, with its defaults pinned once (Node.js 22 on
+ * arm64, X-Ray tracing, its own log group with a retention, explicit esbuild bundling to a minified ESM
+ * bundle with source maps) and `use…` helpers that set an environment variable and the IAM grant it needs
+ * in one call, so a function can never have the variable without the permission (or the reverse).
+ *
+ * Bundling choice: the AWS SDK v3 clients are bundled (`bundleAwsSDK: true`), not taken from the Lambda
+ * runtime. The deployed code then runs exactly the SDK versions the tests ran (package-lock.json), the
+ * bundle is self-contained (the deployable-artifact test imports it with no node_modules around it), and
+ * esbuild tree-shaking keeps only the commands used. Cost: a bigger bundle than an SDK-external one.
+ */
+import { type Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ENV } from '../../shared/config/env.ts';
+
+/** The CloudWatch namespace every function's Powertools metrics go to. */
+export const METRICS_NAMESPACE = 'NutcacheCdc';
+
+/** An environment variable name from the shared contract (shared/config/env.ts). */
+export type EnvVarName = (typeof ENV)[keyof typeof ENV];
+
+/** The banner that gives an ESM bundle a working `require` for CommonJS dependencies that call it. */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire as __nutcacheCreateRequire } from 'node:module'; const require = __nutcacheCreateRequire(import.meta.url);";
+
+export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+export interface NutcacheFunctionProps {
+  /** The handler's TypeScript file (e.g. `functions/poller.ts`). */
+  readonly entry: string;
+  /** The exported handler name. @default 'handler' */
+  readonly handler?: string;
+  readonly description?: string;
+  /** Powertools service name: the `service` dimension of every metric and log line. */
+  readonly serviceName: string;
+  /** @default METRICS_NAMESPACE */
+  readonly metricsNamespace?: string;
+  /** @default 'INFO' */
+  readonly logLevel?: PowertoolsLogLevel;
+  readonly timeout: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** Caps how many copies run at once. @default - unreserved */
+  readonly reservedConcurrentExecutions?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** For asynchronous invocations: where an invocation that failed every attempt is sent. */
+  readonly onFailureQueue?: sqs.IQueue;
+  /** Retries of a failed asynchronous invocation (0-2). @default 2 */
+  readonly retryAttempts?: number;
+  /** Age after which an asynchronous invocation is dropped (to `onFailureQueue`). @default 6 hours */
+  readonly maxEventAge?: Duration;
+  /** Directory holding package.json and package-lock.json. @default - found from the entry */
+  readonly projectRoot?: string;
+  readonly depsLockFilePath?: string;
+}
+
+/** What the poller needs to know about one organization (serialised into `ORGANIZATIONS`). */
+export interface OrganizationBinding {
+  readonly organizationGuid: string;
+  readonly secret: secretsmanager.ISecret;
+  readonly initialEvents: 'snapshot' | 'none';
+}
+
+export class NutcacheFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: NutcacheFunctionProps) {
+    // Created before the function (as siblings) so the function uses them instead of its defaults:
+    // a role with no managed policy, allowed to write only to this function's own log group.
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+
+    super(scope, id, {
+      entry: props.entry,
+      handler: props.handler ?? 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      role,
+      onFailure: props.onFailureQueue ? new SqsDestination(props.onFailureQueue) : undefined,
+      retryAttempts: props.retryAttempts,
+      maxEventAge: props.maxEventAge,
+      projectRoot: props.projectRoot,
+      depsLockFilePath: props.depsLockFilePath,
+      awsSdkConnectionReuse: false,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        // Stack traces point into the TypeScript sources through the bundled source map.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        bundleAwsSDK: true,
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+    });
+  }
+
+  /** Sets a plain (non-secret, non-resource) setting such as `DAILY_REQUEST_BUDGET`. */
+  withSetting(name: EnvVarName, value: string): this {
+    this.addEnvironment(name, value);
+    return this;
+  }
+
+  /** `TABLE_NAME` + read/write (or read-only) data access on exactly this table. */
+  useTable(table: dynamodb.ITable, access: 'readWrite' | 'read' = 'readWrite'): this {
+    this.addEnvironment(ENV.tableName, table.tableName);
+    if (access === 'read') table.grantReadData(this);
+    else table.grantReadWriteData(this);
+    return this;
+  }
+
+  /**
+   * `EVENT_BUS_NAME` + `EVENT_SOURCE` + `events:PutEvents` on exactly this bus, and only for events whose
+   * `source` is `source` (IAM condition `events:source`).
+   */
+  useBus(bus: events.IEventBus, source: string): this {
+    this.addEnvironment(ENV.eventBusName, bus.eventBusName);
+    this.addEnvironment(ENV.eventSource, source);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: [bus.eventBusArn],
+        conditions: { StringEquals: { 'events:source': source } },
+      }),
+    );
+    return this;
+  }
+
+  /** `DEAD_LETTER_QUEUE_URL` + `sqs:SendMessage` on exactly this queue. */
+  useDeadLetterQueue(queue: sqs.IQueue): this {
+    this.addEnvironment(ENV.deadLetterQueueUrl, queue.queueUrl);
+    queue.grantSendMessages(this);
+    return this;
+  }
+
+  /** `ORGANIZATIONS` (JSON) + read access on exactly these organizations' secrets. */
+  useOrganizationSecrets(organizations: readonly OrganizationBinding[]): this {
+    const value = organizations.map((org) => ({
+      organizationGuid: org.organizationGuid,
+      secretArn: org.secret.secretArn,
+      initialEvents: org.initialEvents,
+    }));
+    this.addEnvironment(ENV.organizations, Stack.of(this).toJsonString(value));
+    for (const org of organizations) org.secret.grantRead(this);
+    return this;
+  }
+
+  /** A secret's ARN under `name` (e.g. `WEBHOOK_SECRET_ARN`) + read access on exactly that secret. */
+  useSecret(name: EnvVarName, secret: secretsmanager.ISecret): this {
+    this.addEnvironment(name, secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  /** A function's name under `name` (e.g. `POLLER_FUNCTION_NAME`) + `lambda:InvokeFunction` on it. */
+  useFunction(name: EnvVarName, fn: lambda.IFunction): this {
+    this.addEnvironment(name, fn.functionName);
+    fn.grantInvoke(this);
+    return this;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The EventBridge schema documents (JSON Schema Draft 4) published to the schema registry, so consumers
+ * can download typed bindings. The change-event schema is read from `schema/customer-change-event.schema.json`
+ * (generated from shared/events/contract.ts by `npm run schema`) when that file exists, and otherwise
+ * generated here from the same zod schema, so the registry can never drift from the contract.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  ANOMALY_DETAIL_TYPE,
+  anomalyDetailSchema,
+  customerChangeDetailSchema,
+  DETAIL_TYPES,
+} from '../shared/events/contract.ts';
+
+export const CHANGE_EVENT_SCHEMA_FILE = 'schema/customer-change-event.schema.json';
+
+type JsonObject = { [key: string]: unknown };
+
+export interface EventSchemaDocument {
+  /** Registry schema name, e.g. `nutcache.customers@CustomerChange`. */
+  readonly name: string;
+  readonly description: string;
+  /** The JSON Schema Draft 4 document, as a string (the registry's `Content`). */
+  readonly content: string;
+  /** Where the detail schema came from. */
+  readonly origin: 'file' | 'generated';
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Wraps a detail schema as a whole EventBridge event (the envelope the registry describes): `definitions`
+ * are hoisted to the root so `#/definitions/…` references keep resolving.
+ */
+export function wrapAsEventSchema(
+  detail: JsonObject,
+  options: { title: string; source: string; detailTypes: readonly string[] },
+): JsonObject {
+  const { $schema: _schema, definitions, $defs, ...detailBody } = detail;
+  const hoisted = { ...(isObject(definitions) ? definitions : {}), ...(isObject($defs) ? $defs : {}) };
+  const stringType = { type: 'string' };
+  return {
+    $schema: 'http://json-schema.org/draft-04/schema#',
+    title: options.title,
+    type: 'object',
+    required: ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'],
+    properties: {
+      version: stringType,
+      id: stringType,
+      'detail-type': { type: 'string', enum: [...options.detailTypes] },
+      source: { type: 'string', enum: [options.source] },
+      account: stringType,
+      time: { type: 'string', format: 'date-time' },
+      region: stringType,
+      resources: { type: 'array', items: stringType },
+      detail: detailBody,
+    },
+    ...(Object.keys(hoisted).length > 0 ? { definitions: hoisted } : {}),
+  };
+}
+
+function detailToDraft4(schema: z.ZodType): JsonObject {
+  return z.toJSONSchema(schema, { target: 'draft-4', io: 'output' }) as JsonObject;
+}
+
+/** The change-event document: from the committed file when present, else generated from the contract. */
+export function customerChangeEventSchema(source: string, repoRoot: string): EventSchemaDocument {
+  const detailTypes = Object.values(DETAIL_TYPES);
+  const file = resolve(repoRoot, CHANGE_EVENT_SCHEMA_FILE);
+  let document: JsonObject;
+  let origin: EventSchemaDocument['origin'];
+  if (existsSync(file)) {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (!isObject(parsed)) throw new Error(`${CHANGE_EVENT_SCHEMA_FILE} is not a JSON Schema object`);
+    const properties = parsed.properties;
+    const isEnvelope = isObject(properties) && isObject(properties.detail);
+    document = isEnvelope
+      ? { ...parsed, $schema: 'http://json-schema.org/draft-04/schema#' }
+      : wrapAsEventSchema(parsed, { title: 'CustomerChange', source, detailTypes });
+    origin = 'file';
+  } else {
+    document = wrapAsEventSchema(detailToDraft4(customerChangeDetailSchema), {
+      title: 'CustomerChange',
+      source,
+      detailTypes,
+    });
+    origin = 'generated';
+  }
+  return {
+    name: `${source}@CustomerChange`,
+    description: `${detailTypes.join(' / ')} events published by nutcache-cdc`,
+    content: JSON.stringify(document),
+    origin,
+  };
+}
+
+/** The mass-deletion anomaly event document, generated from the contract. */
+export function anomalyEventSchema(source: string): EventSchemaDocument {
+  const document = wrapAsEventSchema(detailToDraft4(anomalyDetailSchema), {
+    title: 'CustomerSyncAnomaly',
+    source,
+    detailTypes: [ANOMALY_DETAIL_TYPE],
+  });
+  return {
+    name: `${source}@CustomerSyncAnomaly`,
+    description: `${ANOMALY_DETAIL_TYPE} events (deletions held back by the mass-deletion guard)`,
+    content: JSON.stringify(document),
+    origin: 'generated',
+  };
+}
