@@ -1,0 +1,309 @@
+/**
+ * The poll engine against in-memory ports: what a consumer of the bus sees after sequences of changes,
+ * page shifts, failures and crashes. Ports are faked here because these tests are about the engine's
+ * decisions; the same engine runs against the sandbox and dynalite in test/integration.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type PollOptions, runPoll } from '../../shared/engine/poll.ts';
+import type { CustomerChangeDetail } from '../../shared/events/contract.ts';
+import type { Log } from '../../shared/ports.ts';
+import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
+import { MemoryBus } from '../../shared/publish/memory.ts';
+import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
+import { ManualClock } from '../../shared/util/clock.ts';
+import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { ContractConsumer } from '../support/consumer.ts';
+import { customer, FakeSource } from '../support/fake-source.ts';
+
+const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
+const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+function setup() {
+  const clock = new ManualClock();
+  const store = new InMemorySnapshotStore({ clock });
+  const bus = new MemoryBus();
+  const deadLetters = new MemoryDeadLetterSink();
+  const metrics = new RecordingMetrics();
+  const source = new FakeSource();
+  const poll = (options: Partial<PollOptions> = {}) =>
+    runPoll(
+      { source, store, bus, deadLetters, clock, log: silent, metrics },
+      { organizationGuid: ORG, ...options },
+    );
+  const details = () => bus.accepted.map((e) => e.detail as CustomerChangeDetail);
+  const since = (n: number) => details().slice(n);
+  const consumerView = () => new ContractConsumer().applyAll(bus.accepted).customers;
+  const sourceView = () => new Map([...source.customers].map(([id, c]) => [id, c]));
+  return { clock, store, bus, deadLetters, metrics, source, poll, details, since, consumerView, sourceView };
+}
+
+type Env = ReturnType<typeof setup>;
+let env: Env;
+
+beforeEach(() => {
+  env = setup();
+  for (const id of [1, 2, 3, 4, 5, 6, 7, 8]) env.source.put(customer(id));
+});
+
+describe('the first poll of an organization', () => {
+  it('emits a Customer Snapshot for every customer, not Customer Created', async () => {
+    const result = await env.poll();
+    expect(result.outcome).toBe('success');
+    expect(env.details().map((d) => d.changeType)).toEqual(Array(8).fill('snapshot'));
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('emits nothing with initialEvents "none", and Customer Created for customers added later', async () => {
+    await env.poll({ initialEvents: 'none' });
+    expect(env.details()).toEqual([]);
+    env.source.put(customer(9));
+    await env.poll({ initialEvents: 'none' });
+    expect(env.details().map((d) => [d.changeType, d.customerId])).toEqual([['created', 9]]);
+  });
+});
+
+describe('a later poll', () => {
+  beforeEach(async () => {
+    await env.poll();
+  });
+
+  it('publishes nothing and writes no snapshot when nothing changed', async () => {
+    const before = env.bus.calls.length;
+    const result = await env.poll();
+    expect(result.outcome).toBe('success');
+    expect(env.bus.calls.length).toBe(before);
+    expect(result.counts.committed).toBe(0);
+    expect(result.counts.unchanged).toBe(8);
+  });
+
+  it('reports a creation, an update field by field, and a confirmed deletion', async () => {
+    const n = env.details().length;
+    env.source.put(customer(9, { name: 'New' }));
+    env.source.put(customer(2, { status: 1, email: null }));
+    env.source.remove(5);
+    const result = await env.poll();
+    const events = env.since(n);
+    expect(events.map((d) => [d.changeType, d.customerId]).sort()).toEqual([
+      ['created', 9],
+      ['deleted', 5],
+      ['updated', 2],
+    ]);
+    const update = events.find((d) => d.changeType === 'updated');
+    expect(update?.changedFields).toEqual(['status', 'email']);
+    expect(update?.changes).toEqual({
+      status: { before: 0, after: 1 },
+      email: { before: '2@example.com', after: null },
+    });
+    expect(events.find((d) => d.changeType === 'deleted')?.before?.id).toBe(5);
+    expect(result.counts.deletionsConfirmedAbsent).toBe(1);
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('gives a field flipping A→B→A→B over three polls three distinct eventIds and rising sequences', async () => {
+    const n = env.details().length;
+    for (const status of [1, 0, 1]) {
+      env.source.put(customer(3, { status }));
+      await env.poll();
+    }
+    const flips = env.since(n);
+    expect(flips).toHaveLength(3);
+    expect(new Set(flips.map((d) => d.eventId)).size).toBe(3);
+    const sequences = flips.map((d) => d.sequence);
+    expect([...sequences].sort((a, b) => a - b)).toEqual(sequences);
+    expect(new Set(sequences).size).toBe(3);
+  });
+
+  it('does not delete a customer that a page shift pushed out of the listing', async () => {
+    env.source.pageSize = 3;
+    const n = env.details().length;
+    // After page 1 (ids 1-3) is served, id 2 is deleted: id 4 moves to page 1 and is never listed.
+    env.source.afterPage = (page) => {
+      if (page === 1) env.source.remove(2);
+    };
+    const result = await env.poll();
+    env.source.afterPage = undefined;
+    // 4 was missing from the listing but found by GET customers/4: kept, no event.
+    expect(result.counts.deletionCandidates).toBe(1);
+    expect(result.counts.deletionsConfirmedAbsent).toBe(0);
+    expect(env.since(n)).toEqual([]);
+    // 2 had been listed before it was deleted: the next poll reports that deletion, and only that.
+    await env.poll();
+    expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([['deleted', 2]]);
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('counts a customer listed twice (a page shift forwards) once', async () => {
+    env.source.pageSize = 3;
+    const n = env.details().length;
+    env.source.afterPage = (page) => {
+      if (page === 1) env.source.put(customer(0, { name: 'Front' })); // id 3 is listed again on page 2
+    };
+    const result = await env.poll();
+    env.source.afterPage = undefined;
+    expect(result.counts.duplicatesInListing).toBe(1);
+    // id 0 was inserted behind the listing's back: it is found by the next poll.
+    expect(env.since(n)).toEqual([]);
+    await env.poll();
+    expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([['created', 0]]);
+  });
+
+  it('never deletes a customer whose record cannot be parsed, and keeps its last good snapshot', async () => {
+    env.source.customers.set(4, { id: 4, invalid: 'status is a string' });
+    const n = env.details().length;
+    const result = await env.poll();
+    expect(env.since(n)).toEqual([]);
+    expect(result.counts.invalid).toBe(1);
+    expect(env.metrics.get('CustomersInvalid')).toBe(1);
+  });
+
+  it('decides no deletion when the listing did not finish, but publishes the changes it saw', async () => {
+    env.source.pageSize = 2;
+    env.source.put(customer(1, { name: 'Changed' }));
+    env.source.remove(8);
+    env.source.failAtPage = 3;
+    const n = env.details().length;
+    const result = await env.poll();
+    expect(result.outcome).toBe('partial');
+    expect(result.listingComplete).toBe(false);
+    expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([['updated', 1]]);
+    env.source.failAtPage = undefined;
+    await env.poll();
+    expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([
+      ['updated', 1],
+      ['deleted', 8],
+    ]);
+  });
+
+  it('waits for the next poll when a deletion cannot be confirmed', async () => {
+    env.source.remove(6);
+    env.source.failLookups.add(6);
+    const n = env.details().length;
+    const result = await env.poll();
+    expect(env.since(n)).toEqual([]);
+    expect(result.counts.deletionsUnconfirmed).toBe(1);
+    env.source.failLookups.clear();
+    await env.poll();
+    expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([['deleted', 6]]);
+  });
+
+  it('holds a mass deletion, says so with an anomaly event and a metric, and lets it through when allowed', async () => {
+    for (const id of [1, 2, 3, 4, 5, 6]) env.source.remove(id);
+    const n = env.bus.accepted.length;
+    const held = await env.poll();
+    expect(held.counts.deletionsHeld).toBe(6);
+    expect(env.bus.accepted.slice(n).map((e) => e['detail-type'])).toEqual(['Customer Sync Anomaly']);
+    expect(env.metrics.get('MassDeletionHeld')).toBe(6);
+    const allowed = await env.poll({ allowMassDeletion: true });
+    expect(allowed.counts.deleted).toBe(6);
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('emits a Customer Snapshot for every customer on a resync, and the changes as changes', async () => {
+    env.source.put(customer(7, { city: 'Montréal' }));
+    const n = env.details().length;
+    await env.poll({ mode: 'resync' });
+    const events = env.since(n);
+    expect(events.filter((d) => d.changeType === 'snapshot')).toHaveLength(7);
+    expect(events.filter((d) => d.changeType === 'updated').map((d) => d.customerId)).toEqual([7]);
+  });
+
+  it('lets only one poll run at a time', async () => {
+    await env.store.acquireLease(ORG, 'someone-else', 60_000);
+    const result = await env.poll();
+    expect(result.outcome).toBe('busy');
+    expect(env.metrics.get('PollBusy')).toBe(1);
+    env.clock.advance(61_000); // the other poll crashed: its lease lapses within a minute
+    expect((await env.poll()).outcome).toBe('success');
+  });
+
+  it('stops at the deadline and leaves the rest for the next poll', async () => {
+    env.source.pageSize = 2;
+    env.source.put(customer(1, { name: 'x' }));
+    env.source.afterPage = () => env.clock.advance(5_000);
+    const result = await env.poll({ deadline: env.clock.now() + 12_000, deadlineReserveMs: 1_000 });
+    expect(result.outcome).toBe('deadline');
+    expect(result.listingComplete).toBe(false);
+  });
+});
+
+describe('crashes and partial failures', () => {
+  beforeEach(async () => {
+    await env.poll();
+  });
+
+  it('re-publishes events that were sent before a crash with the same eventIds, and loses nothing', async () => {
+    env.source.put(customer(1, { name: 'A2' }));
+    env.source.put(customer(9));
+    env.bus.crashAfterCalls(0, { acceptBeforeCrash: true });
+    const crashed = await env.poll();
+    expect(crashed.outcome).toBe('failed');
+    const ids = env.bus.acceptedEventIds();
+    await env.poll();
+    const after = env.bus.acceptedEventIds();
+    // The two events arrive again, with the same ids, and nothing else is published.
+    expect(after.slice(ids.length).sort()).toEqual(ids.slice(-2).sort());
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('does not lose a change reverted between a crash after publishing and the rerun', async () => {
+    env.source.put(customer(2, { status: 1 }));
+    env.store.failNext('commit');
+    expect((await env.poll()).outcome).toBe('failed');
+    // The consumer has seen status 1. The customer goes back to 0 before the next poll.
+    env.source.put(customer(2, { status: 0 }));
+    await env.poll();
+    expect(env.consumerView()).toEqual(env.sourceView());
+    expect(env.consumerView().get(2)?.status).toBe(0);
+  });
+
+  it.each([
+    'writeJournal',
+    'writeJournal:item',
+    'commit:snapshots',
+    'commit:index',
+    'deleteJournal',
+    'getSnapshots',
+    'loadIndex',
+  ] as const)('recovers from a crash at %s with every change delivered', async (point) => {
+    env.source.put(customer(3, { email: 'changed@example.com' }));
+    env.source.put(customer(10));
+    env.source.remove(4);
+    env.store.failNext(point, new Error(`process died at ${point}`));
+    await env.poll();
+    env.clock.advance(120_000);
+    const result = await env.poll();
+    expect(result.outcome).toBe('success');
+    expect(env.consumerView()).toEqual(env.sourceView());
+    const details = env.details();
+    const byId = new Map<string, string>();
+    for (const d of details) {
+      const key = JSON.stringify([d.changeType, d.customerId, d.after, d.before]);
+      const known = byId.get(d.eventId);
+      if (known) expect(known).toBe(key); // a duplicate carries the same change
+      byId.set(d.eventId, key);
+    }
+  });
+
+  it('keeps events the bus would not take journaled and re-sends them with the same ids', async () => {
+    env.source.put(customer(5, { name: 'Five' }));
+    env.bus.failEntries(() => 'ThrottlingException');
+    const failed = await env.poll();
+    expect(failed.outcome).toBe('partial');
+    expect(env.bus.accepted.length).toBe(8);
+    env.bus.clearFaults();
+    const ok = await env.poll();
+    expect(ok.counts.recoveredFromJournal).toBe(1);
+    const update = env.details().filter((d) => d.customerId === 5 && d.changeType === 'updated');
+    expect(update).toHaveLength(1);
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('dead-letters an event the bus can never take, never silently', async () => {
+    env.source.put(customer(6, { name: 'Six' }));
+    env.bus.failEntries(() => 'MalformedDetail');
+    const result = await env.poll();
+    expect(result.counts.deadLettered).toBe(1);
+    expect(env.deadLetters.eventIds()).toHaveLength(1);
+    expect(env.metrics.get('EventsDeadLettered')).toBe(1);
+  });
+});
