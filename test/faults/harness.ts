@@ -1,0 +1,205 @@
+/**
+ * The fault-injection harness: a virtual clock, a bus wrapper that can "kill the process", the consumer of
+ * the event contract and the checks of the guarantees. Used by guarantees.test.ts.
+ */
+
+import type { SandboxCustomers } from '../../sandbox/server.ts';
+import { type CanonicalCustomer, stableStringify } from '../../shared/customer.ts';
+import {
+  type CustomerChangeDetail,
+  customerChangeDetailSchema,
+  type EventBridgeEvent,
+} from '../../shared/events/contract.ts';
+import { normalizeCustomer } from '../../shared/nutcache/normalize.ts';
+import type { BusEntry, BusEntryResult, Clock, EventBus, Log, MetricsSink } from '../../shared/ports.ts';
+import { SimulatedCrash } from '../../shared/publish/memory.ts';
+
+/** Virtual time: `sleep` moves the clock forward at once (after letting pending I/O run). */
+export class VirtualClock implements Clock {
+  constructor(private t: number) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.t += Math.max(0, ms);
+  }
+}
+
+export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
+export const noMetrics: MetricsSink = { count() {}, gauge() {} };
+
+/**
+ * The state of "the process": once a simulated crash has happened, every further store or bus call of
+ * that poll fails too, as they would in a dead process (so the lease is not released, the run record is
+ * not written, and the next poll has to wait for the lease to lapse).
+ */
+export class ProcessLife {
+  dead = false;
+  crashes = 0;
+  kill(): void {
+    this.dead = true;
+    this.crashes += 1;
+  }
+  assertAlive(): void {
+    if (this.dead) throw new SimulatedCrash(-1, false);
+  }
+}
+
+/** Canonical form of a sandbox record (what a correct poller must publish as `after`). */
+export function canonicalOf(record: unknown): CanonicalCustomer {
+  const parsed = normalizeCustomer(record);
+  if (!parsed.ok) throw new Error(`sandbox record did not normalise: ${parsed.reason}`);
+  return parsed.customer;
+}
+
+export function canonicalMap(customers: SandboxCustomers): Map<number, string> {
+  return new Map(customers.list().map((c) => [c.id, stableStringify(canonicalOf(c))]));
+}
+
+/** The guarantees broken so far (each with enough context to debug). */
+export class Violations {
+  readonly list: string[] = [];
+  add(message: string): void {
+    if (this.list.length < 20) this.list.push(message);
+  }
+  get count(): number {
+    return this.list.length;
+  }
+}
+
+/**
+ * Wraps the MemoryBus: refuses calls once the process is dead, marks the process dead when the bus
+ * simulates a crash, counts injected failures, and checks the no-false-delete guarantee at the moment an
+ * event is handed to the bus (the customer must not exist in the sandbox then).
+ */
+export class GuardedBus implements EventBus {
+  failedEntries = 0;
+  rejectedCalls = 0;
+  calls = 0;
+
+  constructor(
+    private readonly inner: EventBus,
+    private readonly life: ProcessLife,
+    private readonly sandbox: SandboxCustomers,
+    private readonly violations: Violations,
+  ) {}
+
+  async putEvents(entries: readonly BusEntry[]): Promise<BusEntryResult[]> {
+    this.life.assertAlive();
+    this.calls += 1;
+    for (const entry of entries) {
+      if (entry.detailType !== 'Customer Deleted') continue;
+      const detail = JSON.parse(entry.detail) as { customerId: number };
+      if (this.sandbox.get(detail.customerId) !== undefined) {
+        this.violations.add(`false delete: Customer Deleted for ${detail.customerId}, which exists`);
+      }
+    }
+    try {
+      const results = await this.inner.putEvents(entries);
+      this.failedEntries += results.filter((r) => !r.ok).length;
+      return results;
+    } catch (error) {
+      if (error instanceof SimulatedCrash) this.life.kill();
+      else this.rejectedCalls += 1;
+      throw error;
+    }
+  }
+}
+
+/** The customer events among what the bus accepted, validated against the public schema. */
+export function customerDetails(accepted: readonly EventBridgeEvent[]): CustomerChangeDetail[] {
+  const out: CustomerChangeDetail[] = [];
+  for (const event of accepted) {
+    if (!event['detail-type'].startsWith('Customer ') || event['detail-type'] === 'Customer Sync Anomaly') {
+      continue;
+    }
+    out.push(customerChangeDetailSchema.parse(event.detail) as CustomerChangeDetail);
+  }
+  return out;
+}
+
+/**
+ * The consumer contract: skip an event whose eventId was seen; ignore one whose sequence is not above the
+ * last applied for its customer; created/updated/snapshot set the customer to `after`, deleted removes it.
+ */
+export class ContractConsumer {
+  private readonly seen = new Set<string>();
+  private readonly lastSequence = new Map<number, number>();
+  readonly state = new Map<number, string>();
+
+  apply(detail: CustomerChangeDetail): void {
+    if (this.seen.has(detail.eventId)) return;
+    this.seen.add(detail.eventId);
+    const last = this.lastSequence.get(detail.customerId);
+    if (last !== undefined && detail.sequence <= last) return;
+    this.lastSequence.set(detail.customerId, detail.sequence);
+    if (detail.changeType === 'deleted') this.state.delete(detail.customerId);
+    else if (detail.after) this.state.set(detail.customerId, stableStringify(detail.after));
+  }
+}
+
+/** Differences between the consumer's view and the source (empty when they agree). */
+export function diffStates(consumer: Map<number, string>, source: Map<number, string>): string[] {
+  const out: string[] = [];
+  for (const [id, json] of source) {
+    const seen = consumer.get(id);
+    if (seen === undefined) out.push(`customer ${id} missing at the consumer`);
+    else if (seen !== json) out.push(`customer ${id} differs: consumer ${seen} vs source ${json}`);
+  }
+  for (const id of consumer.keys())
+    if (!source.has(id)) out.push(`customer ${id} kept but gone at the source`);
+  return out.slice(0, 5);
+}
+
+const ABSENT = '<absent>';
+
+/**
+ * Checks every accepted customer event: no spurious update (non-empty changes, before ≠ after), no
+ * invented state (every `after`, and a deletion's `before`, is a state the customer really had), and
+ * eventIds that identify changes (a duplicate is identical; one customer's sequence names one event).
+ */
+export function checkEvents(
+  details: readonly CustomerChangeDetail[],
+  history: ReadonlyMap<number, ReadonlySet<string>>,
+  violations: Violations,
+): void {
+  const byId = new Map<string, string>();
+  const bySequence = new Map<string, string>();
+  for (const d of details) {
+    const text = stableStringify(d as unknown as Parameters<typeof stableStringify>[0]);
+    const prior = byId.get(d.eventId);
+    if (prior !== undefined && prior !== text) {
+      violations.add(`eventId ${d.eventId} carries two different events`);
+    }
+    byId.set(d.eventId, text);
+    const seqKey = `${d.customerId}@${d.sequence}`;
+    const other = bySequence.get(seqKey);
+    if (other !== undefined && other !== d.eventId) {
+      violations.add(`customer ${d.customerId} has two events with sequence ${d.sequence}`);
+    }
+    bySequence.set(seqKey, d.eventId);
+
+    const states = history.get(d.customerId) ?? new Set<string>();
+    if (d.changeType === 'updated') {
+      const changes = Object.entries(d.changes ?? {});
+      if (changes.length === 0) violations.add(`spurious update ${d.eventId}: no changes`);
+      for (const [field, change] of changes) {
+        const before = change.before === undefined ? ABSENT : stableStringify(change.before);
+        const after = change.after === undefined ? ABSENT : stableStringify(change.after);
+        if (before === after) violations.add(`spurious update ${d.eventId}: ${field} ${before} → ${after}`);
+      }
+    }
+    if (d.changeType === 'deleted') {
+      if (d.before && !states.has(stableStringify(d.before))) {
+        violations.add(`deleted event ${d.eventId} carries a before the customer never had`);
+      }
+    } else if (!d.after || !states.has(stableStringify(d.after))) {
+      violations.add(`${d.changeType} event ${d.eventId} carries a state customer ${d.customerId} never had`);
+    }
+  }
+}
