@@ -426,5 +426,3 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
     });
   });
 }
-
-export { TTL as CONTRACT_LEASE_TTL };
