@@ -141,7 +141,7 @@ class DeadlineReached extends Error {
   }
 }
 
-function emptyCounts(): PollCounts {
+export function emptyCounts(): PollCounts {
   return {
     created: 0,
     updated: 0,
