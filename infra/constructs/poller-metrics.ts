@@ -1,58 +1,85 @@
 /**
- * The poller's custom CloudWatch metrics (Powertools EMF, namespace `NutcacheCdc`, dimension `service`),
- * named once so alarms and dashboard widgets cannot misspell them.
+ * The poller's custom CloudWatch metrics, named once so alarms and dashboard widgets cannot misspell them.
+ *
+ * The poller (functions/poller.ts) publishes them with Powertools EMF in the namespace `NutcacheCdc` and
+ * adds the dimension `organizationGuid` to every metric of an invocation, so each metric exists once per
+ * organization with the dimensions {service, organizationGuid}. Per-organization alarms use those series
+ * directly; service-wide alarms and graphs add them up with a CloudWatch Metrics Insights query, which
+ * works for any number of organizations (plain metric math is limited to 10 metrics per alarm).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { METRICS_NAMESPACE } from './nutcache-function.ts';
+
+/** The poller's Powertools service name (the `service` dimension); functions/poller.ts sets the same. */
+export const POLLER_SERVICE_NAME = 'nutcache-cdc-poller';
 
 export const POLLER_METRIC_NAMES = [
   'PollSucceeded',
   'PollFailed',
   'PollBusy',
   'PollDeferred',
+  'PollDeadline',
   'CustomersCreated',
   'CustomersUpdated',
   'CustomersDeleted',
+  'CustomersSnapshot',
   'CustomersInvalid',
   'MassDeletionHeld',
   'EventsPublished',
   'EventsDeadLettered',
   'EventsTruncated',
+  'EventsFailed',
   'NutcacheRequests',
   'NutcacheThrottled',
   'PollDurationMs',
 ] as const;
 export type PollerMetricName = (typeof POLLER_METRIC_NAMES)[number];
 
+export type InsightsAggregate = 'SUM' | 'AVG' | 'MAX' | 'MIN' | 'COUNT';
+
+export interface AggregateOptions {
+  readonly aggregate?: InsightsAggregate;
+  /** @default 5 minutes */
+  readonly period?: Duration;
+  readonly label?: string;
+}
+
 export class PollerMetrics {
   constructor(
-    /** The Powertools service name of the poller (its `service` dimension). */
-    readonly serviceName: string,
+    readonly serviceName: string = POLLER_SERVICE_NAME,
     readonly namespace: string = METRICS_NAMESPACE,
   ) {}
 
-  /** A poller metric for all organizations. */
-  metric(name: PollerMetricName, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: this.namespace,
-      metricName: name,
-      dimensionsMap: { service: this.serviceName },
-      statistic: cloudwatch.Stats.SUM,
-      period: Duration.minutes(5),
-      ...options,
+  /** The Metrics Insights query adding a metric up over every organization. */
+  insightsQuery(name: PollerMetricName, aggregate: InsightsAggregate = 'SUM'): string {
+    return `SELECT ${aggregate}(${name}) FROM SCHEMA("${this.namespace}", organizationGuid, service) WHERE service = '${this.serviceName}'`;
+  }
+
+  /** A poller metric over all organizations. */
+  metric(name: PollerMetricName, options: AggregateOptions = {}): cloudwatch.MathExpression {
+    const aggregate = options.aggregate ?? 'SUM';
+    return new cloudwatch.MathExpression({
+      expression: this.insightsQuery(name, aggregate),
+      usingMetrics: {},
+      period: options.period ?? Duration.minutes(5),
+      label: options.label ?? (aggregate === 'SUM' ? name : `${name} (${aggregate.toLowerCase()})`),
     });
   }
 
-  /** A poller metric for one organization (the poller emits these with an `organizationGuid` dimension). */
+  /** A poller metric of one organization. */
   organizationMetric(
     name: PollerMetricName,
     organizationGuid: string,
     options: cloudwatch.MetricOptions = {},
   ): cloudwatch.Metric {
-    return this.metric(name, {
+    return new cloudwatch.Metric({
+      namespace: this.namespace,
+      metricName: name,
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
       ...options,
-      dimensionsMap: { service: this.serviceName, organizationGuid, ...options.dimensionsMap },
+      dimensionsMap: { service: this.serviceName, organizationGuid },
     });
   }
 }

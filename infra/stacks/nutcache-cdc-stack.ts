@@ -27,7 +27,7 @@ import { ENV } from '../../shared/config/env.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
 import type { NutcacheCdcConfig, OrganizationConfig } from '../config.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
-import { PollerMetrics } from '../constructs/poller-metrics.ts';
+import { POLLER_SERVICE_NAME, PollerMetrics } from '../constructs/poller-metrics.ts';
 import { anomalyEventSchema, customerChangeEventSchema, type EventSchemaDocument } from '../event-schemas.ts';
 
 /** The repository root (this file is infra/stacks/…). */
@@ -206,7 +206,8 @@ export class NutcacheCdcStack extends Stack {
     this.secrets = new Map(secretEntries.map((e) => [e.org.organizationGuid, e.secret]));
 
     // --- The poller --------------------------------------------------------------------------------
-    const serviceName = `nutcache-poller-${env}`;
+    // The poller pins this service name itself; environments sharing an account/region share its metrics.
+    const serviceName = POLLER_SERVICE_NAME;
     this.pollerMetrics = new PollerMetrics(serviceName);
     const bindings: OrganizationBinding[] = secretEntries.map((e) => ({
       organizationGuid: e.org.organizationGuid,
@@ -520,11 +521,13 @@ export class NutcacheCdcStack extends Stack {
         m.metric('PollFailed'),
         m.metric('PollBusy'),
         m.metric('PollDeferred'),
+        m.metric('PollDeadline'),
       ]),
       graph('Customer changes', [
         m.metric('CustomersCreated'),
         m.metric('CustomersUpdated'),
         m.metric('CustomersDeleted'),
+        m.metric('CustomersSnapshot'),
         m.metric('CustomersInvalid'),
         m.metric('MassDeletionHeld'),
       ]),
@@ -532,20 +535,14 @@ export class NutcacheCdcStack extends Stack {
         m.metric('EventsPublished'),
         m.metric('EventsDeadLettered'),
         m.metric('EventsTruncated'),
+        m.metric('EventsFailed'),
       ]),
     );
     dashboard.addWidgets(
-      graph('Nutcache requests', [
-        m.metric('NutcacheRequests'),
-        m.metric('NutcacheThrottled'),
-        m.metric('NutcacheRequests', {
-          period: Duration.days(1),
-          label: `Requests per day (budget ${this.config.dailyRequestBudget})`,
-        }),
-      ]),
+      graph('Nutcache requests', [m.metric('NutcacheRequests'), m.metric('NutcacheThrottled')]),
       graph('Poll duration (ms)', [
-        m.metric('PollDurationMs', { statistic: cloudwatch.Stats.AVERAGE }),
-        m.metric('PollDurationMs', { statistic: cloudwatch.Stats.p(99) }),
+        m.metric('PollDurationMs', { aggregate: 'AVG' }),
+        m.metric('PollDurationMs', { aggregate: 'MAX' }),
       ]),
       graph('Poller function', [
         this.poller.metricErrors({ statistic: cloudwatch.Stats.SUM }),
