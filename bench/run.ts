@@ -1,0 +1,363 @@
+/**
+ * `npm run bench [-- --sizes 1000,10000,100000] [--no-bundle] [--out <file>]`
+ *
+ * Polls the sandbox Nutcache API (rate limits off, no latency) through the real NutcacheClient, into the
+ * DynamoDB snapshot store on an embedded DynamoDB (dynalite), publishing to a counting in-process bus.
+ * For each size N: an "all new" first poll, a fetch-only baseline (list and parse, no diffing), an
+ * "unchanged" poll, and a "1% changed" poll. Every measured step runs in a fresh child process (so peak
+ * RSS is the poller's alone); the sandbox and dynalite live in this process. Prints a table with each
+ * count beside its floor and writes bench/results/latest.json. See docs/performance.md.
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startSandbox } from '../sandbox/server.ts';
+import { createTable } from '../shared/store/create-table.ts';
+import { startLocalDynamo } from '../shared/store/local-dynamo.ts';
+import { type BundleReport, measureBundle } from './bundle.ts';
+import type { ChildResult, ChildTask } from './child.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+
+/** Index entry of one customer: the smallest state an unchanged poll must read (id + 64-bit hash). */
+const INDEX_BYTES_PER_CUSTOMER = 16;
+const READ_UNIT_BYTES = 4096;
+
+type Scenario = 'all new' | 'fetch-only' | 'unchanged' | '1% changed';
+
+interface Row {
+  readonly size: number;
+  readonly scenario: Scenario;
+  readonly result: ChildResult;
+  readonly changed: number;
+  readonly floors: {
+    readonly nutcacheRequests: number;
+    readonly readUnits: number;
+    readonly writeUnits: number;
+    readonly snapshotsWritten: number;
+    readonly putEvents: number;
+  };
+  /** Wall time relative to the fetch-only baseline of the same size. */
+  readonly vsFetchOnly?: number;
+}
+
+function runChild(task: ChildTask): Promise<ChildResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = fork(resolve(here, 'child.ts'), [], {
+      execArgv: ['--no-warnings', '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let answer: ChildResult | undefined;
+    child.once('message', (message) => {
+      answer = message as ChildResult;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (answer) resolvePromise(answer);
+      else reject(new Error(`benchmark child exited with code ${String(code)} without a result`));
+    });
+    child.send(task);
+  });
+}
+
+function readFloor(size: number): number {
+  return Math.ceil((size * INDEX_BYTES_PER_CUSTOMER) / READ_UNIT_BYTES);
+}
+
+async function benchSize(size: number, log: (line: string) => void): Promise<Row[]> {
+  const sandbox = await startSandbox({
+    documented: false,
+    generated: size,
+    rateLimit: null,
+    latencyMs: 0,
+    seed: 7,
+  });
+  const dynamo = await startLocalDynamo();
+  const tableName = `bench-${size}`;
+  await createTable(dynamo.client, tableName);
+  const base = {
+    sandboxUrl: sandbox.url,
+    organizationGuid: sandbox.organizationGuid,
+    credentials: sandbox.credentials,
+    dynamoEndpoint: dynamo.endpoint,
+    tableName,
+  };
+  const pages = Math.ceil(size / 100);
+  const rows: Row[] = [];
+  const step = async (
+    scenario: Scenario,
+    kind: ChildTask['kind'],
+    changed: number,
+    floors: Row['floors'],
+  ) => {
+    log(`  N=${size.toLocaleString('en-US')} ${scenario} …`);
+    const result = await runChild({ kind, ...base });
+    if (!result.ok) throw new Error(`N=${size} ${scenario}: ${result.error ?? result.outcome ?? 'failed'}`);
+    rows.push({ size, scenario, result, changed, floors });
+    return result;
+  };
+  try {
+    await step('all new', 'poll', size, {
+      nutcacheRequests: pages,
+      readUnits: 0,
+      writeUnits: size,
+      snapshotsWritten: size,
+      putEvents: Math.ceil(size / 10),
+    });
+    const fetchOnly = await step('fetch-only', 'fetch', 0, {
+      nutcacheRequests: pages,
+      readUnits: 0,
+      writeUnits: 0,
+      snapshotsWritten: 0,
+      putEvents: 0,
+    });
+    await step('unchanged', 'poll', 0, {
+      nutcacheRequests: pages,
+      readUnits: readFloor(size),
+      writeUnits: 0,
+      snapshotsWritten: 0,
+      putEvents: 0,
+    });
+    // Edit one customer in a hundred, spread over the listing.
+    const ids = sandbox.list().map((c) => c.id);
+    let changed = 0;
+    for (let i = 0; i < ids.length; i += 100) {
+      sandbox.update(ids[i] as number, { notes: `bench edit ${i}` });
+      changed += 1;
+    }
+    await step('1% changed', 'poll', changed, {
+      nutcacheRequests: pages,
+      // the index, plus the previous snapshot of each changed customer (one unit each at most 4 KB)
+      readUnits: readFloor(size) + changed,
+      writeUnits: changed,
+      snapshotsWritten: changed,
+      putEvents: Math.ceil(changed / 10),
+    });
+    return rows.map((row) =>
+      row.scenario === 'fetch-only' ? row : { ...row, vsFetchOnly: row.result.wallMs / fetchOnly.wallMs },
+    );
+  } finally {
+    await sandbox.close();
+    await dynamo.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Formatting
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+function withFloor(actual: number | undefined, floor: number): string {
+  if (actual === undefined) return '—';
+  const a = Math.round(actual * 10) / 10;
+  if (floor === 0) return a === 0 ? `${int(a)} (0, ok)` : `${int(a)} (0, +${int(a)})`;
+  return `${int(a)} (${int(floor)}, ${(actual / floor).toFixed(2)}×)`;
+}
+
+function table(rows: readonly Row[]): string {
+  const header = [
+    'N',
+    'scenario',
+    'wall s',
+    'cust/s',
+    'RSS start/peak MB',
+    'Nutcache req (floor, ×)',
+    'DynamoDB req',
+    'read units (floor, ×)',
+    'write units (floor, ×)',
+    'snapshots written (floor)',
+    'PutEvents (floor, ×)',
+    '× fetch-only',
+  ];
+  const lines = rows.map((row) => {
+    const r = row.result;
+    const dynamoRequests = r.dynamo ? Object.values(r.dynamo.requests).reduce((a, b) => a + b, 0) : undefined;
+    const isFetch = row.scenario === 'fetch-only';
+    return [
+      int(row.size),
+      row.scenario,
+      (r.wallMs / 1000).toFixed(2),
+      int(r.customers / (r.wallMs / 1000)),
+      `${r.baselineRssMb.toFixed(0)}/${r.peakRssMb.toFixed(0)}`,
+      withFloor(r.nutcacheRequests, row.floors.nutcacheRequests),
+      isFetch ? '—' : int(dynamoRequests ?? 0),
+      isFetch ? '—' : withFloor(r.dynamo?.readUnits, row.floors.readUnits),
+      isFetch ? '—' : withFloor(r.dynamo?.writeUnits, row.floors.writeUnits),
+      isFetch ? '—' : withFloor(r.snapshotsCommitted, row.floors.snapshotsWritten),
+      isFetch ? '—' : withFloor(r.putEventsCalls, row.floors.putEvents),
+      row.vsFetchOnly === undefined ? '1.00' : row.vsFetchOnly.toFixed(2),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [fmt(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(fmt)].join('\n');
+}
+
+interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+function checkTargets(rows: readonly Row[], bundle: BundleReport | undefined): TargetCheck[] {
+  const largest = Math.max(...rows.map((r) => r.size));
+  const at = (scenario: Scenario) => rows.find((r) => r.size === largest && r.scenario === scenario);
+  const unchanged = at('unchanged');
+  const changed = at('1% changed');
+  const checks: TargetCheck[] = [];
+  const n = int(largest);
+  if (unchanged) {
+    const u = unchanged.result;
+    const floor = unchanged.floors.readUnits;
+    checks.push({
+      target: `unchanged poll of ${n}: read units ≤ 2× floor (${int(floor)})`,
+      measured: `${int(u.dynamo?.readUnits ?? 0)} (${((u.dynamo?.readUnits ?? 0) / floor).toFixed(2)}×)`,
+      met: (u.dynamo?.readUnits ?? Number.POSITIVE_INFINITY) <= 2 * floor,
+    });
+    checks.push({
+      target: `unchanged poll of ${n}: no snapshot written`,
+      measured: `${u.snapshotsCommitted ?? '?'} written`,
+      met: u.snapshotsCommitted === 0,
+    });
+    checks.push({
+      target: `unchanged poll of ${n}: no PutEvents`,
+      measured: `${u.putEventsCalls ?? '?'} calls`,
+      met: u.putEventsCalls === 0,
+    });
+    checks.push({
+      target: `unchanged poll of ${n}: ≤ 1.5× the fetch-only time`,
+      measured: `${(unchanged.vsFetchOnly ?? Number.NaN).toFixed(2)}×`,
+      met: (unchanged.vsFetchOnly ?? Number.POSITIVE_INFINITY) <= 1.5,
+    });
+    checks.push({
+      target: `unchanged poll of ${n}: peak RSS < 300 MB`,
+      measured: `${u.peakRssMb.toFixed(0)} MB`,
+      met: u.peakRssMb < 300,
+    });
+  }
+  if (changed) {
+    const c = changed.result;
+    const events = c.eventsPublished ?? 0;
+    checks.push({
+      target: `1% changed poll of ${n}: writes only the ${int(changed.changed)} changed customers`,
+      measured: `${int(c.snapshotsCommitted ?? -1)} written, ${int(events)} events`,
+      met: c.snapshotsCommitted === changed.changed && events === changed.changed,
+    });
+    checks.push({
+      target: `1% changed poll of ${n}: ceil(events/10) PutEvents`,
+      measured: `${int(c.putEventsCalls ?? -1)} calls for ${int(events)} events`,
+      met: c.putEventsCalls === Math.ceil(events / 10),
+    });
+  }
+  if (bundle) {
+    checks.push({
+      target: 'bundled poller < 1 MB',
+      measured: `${(bundle.bytes / 1e6).toFixed(3)} MB (${(bundle.gzipBytes / 1e3).toFixed(0)} KB gzip)`,
+      met: bundle.bytes < 1_000_000,
+    });
+    checks.push({
+      target: 'cold import of the bundled poller < 300 ms',
+      measured: `${bundle.coldImportMs.toFixed(0)} ms (median of ${bundle.coldImportRunsMs.length})`,
+      met: bundle.coldImportMs < 300,
+    });
+  }
+  return checks;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      sizes: { type: 'string', default: '1000,10000,100000' },
+      'no-bundle': { type: 'boolean', default: false },
+      out: { type: 'string', default: resolve(root, 'bench/results/latest.json') },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--no-bundle] [--out file.json]\n',
+    );
+    return;
+  }
+  const sizes = values.sizes.split(',').map((s) => Number(s.trim().replace(/_/g, '')));
+  for (const size of sizes) {
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new Error(`--sizes: ${JSON.stringify(values.sizes)} is not a list of positive integers`);
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const started = Date.now();
+  log(`nutcache-cdc benchmark: sizes ${sizes.map(int).join(', ')}`);
+
+  const rows: Row[] = [];
+  for (const size of sizes) rows.push(...(await benchSize(size, log)));
+
+  let bundle: BundleReport | undefined;
+  if (!values['no-bundle']) {
+    log('  bundling functions/poller.ts …');
+    try {
+      bundle = await measureBundle(root);
+    } catch (error) {
+      log(`  bundle not measured: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    }
+  }
+
+  const checks = checkTargets(rows, bundle);
+  const out = [
+    table(rows),
+    '',
+    ...(bundle
+      ? [
+          `Bundled poller (${bundle.entry}, esbuild ESM minified, AWS SDK included): ${int(bundle.bytes)} bytes, ` +
+            `${int(bundle.gzipBytes)} gzipped; cold import ${bundle.coldImportMs.toFixed(0)} ms (runs: ${bundle.coldImportRunsMs.join(', ')} ms)`,
+          '',
+        ]
+      : []),
+    'Targets:',
+    ...checks.map((c) => `  ${c.met ? 'met ' : 'MISS'}  ${c.target}: ${c.measured}`),
+    '',
+    `Total benchmark time ${((Date.now() - started) / 1000).toFixed(0)} s on ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}.`,
+  ].join('\n');
+  process.stdout.write(`${out}\n`);
+
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(
+    values.out,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: {
+          cpus: cpus().length,
+          cpuModel: cpus()[0]?.model,
+          totalMemMb: Math.round(totalmem() / 2 ** 20),
+          node: process.version,
+        },
+        sizes,
+        rows: rows.map((r) => ({
+          size: r.size,
+          scenario: r.scenario,
+          changed: r.changed,
+          floors: r.floors,
+          vsFetchOnly: r.vsFetchOnly,
+          ...r.result,
+        })),
+        bundle,
+        targets: checks,
+        totalSeconds: (Date.now() - started) / 1000,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`results written to ${values.out}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
