@@ -1,0 +1,494 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../shared/config/env.ts';
+import { DETAIL_TYPES } from '../../shared/events/contract.ts';
+import { TABLE_KEYS } from '../../shared/store/table.ts';
+import { resolveIntrinsics } from './fixtures/intrinsics.ts';
+import { GUID_A, GUID_B, GUID_C, synthesise } from './fixtures/synth.ts';
+
+type Json = Record<string, unknown>;
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: Json };
+
+function resourcesOf(template: ReturnType<typeof synthesise>['template'], type: string): [string, Json][] {
+  return Object.entries(template.findResources(type)) as [string, Json][];
+}
+
+function only<T>(items: readonly T[]): T {
+  expect(items).toHaveLength(1);
+  return items[0] as T;
+}
+
+/** Every statement of the IAM policies attached to the role `roleLogicalId`. */
+function statementsOfRole(template: ReturnType<typeof synthesise>['template'], roleLogicalId: string) {
+  return resourcesOf(template, 'AWS::IAM::Policy')
+    .filter(([, r]) => JSON.stringify((r.Properties as Json).Roles).includes(`"${roleLogicalId}"`))
+    .flatMap(([, r]) => ((r.Properties as Json).PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+function actionsOf(statement: Statement): string[] {
+  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+}
+
+function pollerFunction(template: ReturnType<typeof synthesise>['template']): Json {
+  return only(resourcesOf(template, 'AWS::Lambda::Function'))[1].Properties as Json;
+}
+
+function secretIdOf(template: ReturnType<typeof synthesise>['template']): string {
+  return only(resourcesOf(template, 'AWS::SecretsManager::Secret'))[0];
+}
+
+function pollerRoleId(template: ReturnType<typeof synthesise>['template']): string {
+  return ((pollerFunction(template).Role as Json)['Fn::GetAtt'] as string[])[0] as string;
+}
+
+describe('the stack for one organization (defaults)', () => {
+  const { template, stack } = synthesise();
+  const tableId = stack.getLogicalId(stack.table.node.defaultChild as never);
+  const busId = only(resourcesOf(template, 'AWS::Events::EventBus'))[0];
+
+  it('keeps snapshots in an on-demand, point-in-time-recoverable, encrypted table with TTL, retained on delete', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+        ],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        // SSEEnabled false = encrypted at rest with an AWS owned key (DynamoDB never stores plaintext).
+        SSESpecification: { SSEEnabled: false },
+        TimeToLiveSpecification: { AttributeName: TABLE_KEYS.timeToLive, Enabled: true },
+        DeletionProtectionEnabled: true,
+      },
+    });
+  });
+
+  it('creates a custom event bus whose archive keeps every nutcache event for replay', () => {
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'nutcache-cdc-test' });
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [busId, 'Arn'] },
+      EventPattern: { source: ['nutcache.customers'] },
+      RetentionDays: 90,
+    });
+  });
+
+  it('publishes the event JSON Schemas (Draft 4) to a schema registry', () => {
+    template.hasResourceProperties('AWS::EventSchemas::Registry', { RegistryName: 'nutcache-cdc-test' });
+    const schemas = resourcesOf(template, 'AWS::EventSchemas::Schema').map(([, r]) => r.Properties as Json);
+    expect(schemas.map((s) => s.SchemaName).sort()).toEqual([
+      'nutcache.customers@CustomerChange',
+      'nutcache.customers@CustomerSyncAnomaly',
+    ]);
+    for (const schema of schemas) expect(schema.Type).toBe('JSONSchemaDraft4');
+    const change = schemas.find((s) => s.SchemaName === 'nutcache.customers@CustomerChange') as Json;
+    const content = JSON.parse(change.Content as string);
+    expect(content.$schema).toBe('http://json-schema.org/draft-04/schema#');
+    expect(content.properties['detail-type'].enum).toEqual(Object.values(DETAIL_TYPES));
+    expect(content.properties.source.enum).toEqual(['nutcache.customers']);
+    expect(content.properties.detail.required).toEqual(
+      expect.arrayContaining(['eventId', 'organizationGuid', 'customerId', 'changeType', 'sequence']),
+    );
+    // Every local reference resolves inside the document.
+    for (const ref of change.Content.toString().match(/#\/definitions\/[\w]+/g) ?? []) {
+      expect(content.definitions).toHaveProperty(ref.replace('#/definitions/', ''));
+    }
+  });
+
+  it('creates the organization secret from a template that holds no credential', () => {
+    const secret = only(resourcesOf(template, 'AWS::SecretsManager::Secret'))[1].Properties as Json;
+    const generate = secret.GenerateSecretString as Json;
+    expect(JSON.parse(generate.SecretStringTemplate as string)).toEqual({
+      apiKey: '',
+      username: '',
+      password: '',
+      organizationGuid: GUID_A,
+    });
+    expect(secret).not.toHaveProperty('SecretString');
+  });
+
+  it('schedules the organization with its input, a retry policy and a dead-letter queue', () => {
+    const failureQueueId = stack.getLogicalId(stack.pollFailureQueue.node.defaultChild as never);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      State: 'ENABLED',
+      Target: {
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Poller'), 'Arn'] },
+        Input: JSON.stringify({ organizationGuid: GUID_A }),
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 900 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [failureQueueId, 'Arn'] } },
+      },
+    });
+  });
+
+  it('runs the poller on Node.js 22 / arm64 with reserved concurrency, the poll timeout and its settings', () => {
+    const fn = pollerFunction(template);
+    expect(fn).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 512,
+      Timeout: 300,
+      ReservedConcurrentExecutions: 1,
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+    });
+    const variables = (fn.Environment as { Variables: Json }).Variables;
+    expect(Object.keys(variables).sort()).toEqual(
+      [
+        ENV.tableName,
+        ENV.eventBusName,
+        ENV.eventSource,
+        ENV.deadLetterQueueUrl,
+        ENV.organizations,
+        ENV.dailyRequestBudget,
+        'POWERTOOLS_SERVICE_NAME',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_LOG_LEVEL',
+        'NODE_OPTIONS',
+      ].sort(),
+    );
+    expect(variables).toMatchObject({
+      [ENV.tableName]: { Ref: tableId },
+      [ENV.eventBusName]: { Ref: busId },
+      [ENV.eventSource]: 'nutcache.customers',
+      [ENV.dailyRequestBudget]: '20000',
+      POWERTOOLS_METRICS_NAMESPACE: 'NutcacheCdc',
+    });
+    const organizations = JSON.parse(resolveIntrinsics(variables[ENV.organizations], (id) => `<${id}>`));
+    expect(organizations).toEqual([
+      { organizationGuid: GUID_A, secretArn: `<${secretIdOf(template)}>`, initialEvents: 'snapshot' },
+    ]);
+  });
+
+  it('writes logs to its own log group with a retention', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const logGroupRef = (pollerFunction(template).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup
+      .Ref;
+    expect(logGroupRef).toMatch(/^PollerLogGroup/);
+  });
+
+  it('sends failed asynchronous poll invocations to the poll-failure queue after one retry', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 1,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PollFailureQueue'), 'Arn'] } },
+      },
+    });
+  });
+
+  describe('least privilege of the poller', () => {
+    const statements = statementsOfRole(template, pollerRoleId(template));
+    const secretId = only(resourcesOf(template, 'AWS::SecretsManager::Secret'))[0];
+
+    it('reads only its organization secret', () => {
+      const reads = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+      expect(reads.map((s) => s.Resource)).toEqual([{ Ref: secretId }]);
+      expect(reads.flatMap(actionsOf)).toContain('secretsmanager:GetSecretValue');
+    });
+
+    it('may PutEvents only on its bus and only with its event source', () => {
+      const puts = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('events:')));
+      expect(puts).toEqual([
+        {
+          Action: 'events:PutEvents',
+          Effect: 'Allow',
+          Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
+          Condition: { StringEquals: { 'events:source': 'nutcache.customers' } },
+        },
+      ]);
+    });
+
+    it('reads and writes only its table', () => {
+      const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.length).toBeGreaterThan(0);
+      for (const s of dynamo) expect(s.Resource).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
+      expect(dynamo.flatMap(actionsOf)).toEqual(
+        expect.arrayContaining([
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:BatchWriteItem',
+        ]),
+      );
+    });
+
+    it('has no wildcard resource except for X-Ray, which supports none', () => {
+      const wildcards = statements.filter((s) => JSON.stringify(s.Resource).includes('"*"'));
+      expect(wildcards.flatMap(actionsOf).sort()).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+      expect(JSON.stringify(statements)).not.toMatch(/"(dynamodb|sqs|events|secretsmanager|logs):\*"/);
+    });
+
+    it('has no managed policy attached to its role', () => {
+      const role = template.findResources('AWS::IAM::Role')[pollerRoleId(template)] as { Properties: Json };
+      expect(role.Properties).not.toHaveProperty('ManagedPolicyArns');
+    });
+  });
+
+  it('encrypts every queue, keeps messages 14 days and refuses non-TLS access', () => {
+    const queues = resourcesOf(template, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(2);
+    for (const [, queue] of queues) {
+      expect(queue.Properties).toMatchObject({
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+    }
+    const policies = resourcesOf(template, 'AWS::SQS::QueuePolicy');
+    expect(policies).toHaveLength(2);
+    for (const [, policy] of policies) {
+      expect((policy.Properties as Json).PolicyDocument).toMatchObject({
+        Statement: expect.arrayContaining([
+          expect.objectContaining({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      });
+    }
+  });
+
+  it('alarms on poll failures, staleness, dead letters, mass deletions, throttling and function errors', () => {
+    const names = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(
+      ([, r]) => (r.Properties as Json).AlarmName,
+    );
+    expect(names.sort()).toEqual(
+      [
+        'nutcache-cdc-test-poll-failures',
+        `nutcache-cdc-test-stale-${GUID_A}`,
+        'nutcache-cdc-test-event-dead-letters',
+        'nutcache-cdc-test-poll-failure-queue',
+        'nutcache-cdc-test-mass-deletion-held',
+        'nutcache-cdc-test-nutcache-throttling',
+        'nutcache-cdc-test-poller-errors',
+      ].sort(),
+    );
+  });
+
+  it('calls an organization stale after 3 intervals without a successful poll, counting silence as failure', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `nutcache-cdc-test-stale-${GUID_A}`,
+      Namespace: 'NutcacheCdc',
+      MetricName: 'PollSucceeded',
+      Dimensions: Match.arrayWith([{ Name: 'organizationGuid', Value: GUID_A }]),
+      Statistic: 'Sum',
+      Period: 900,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('adds up service-wide poller metrics over every organization with a Metrics Insights query', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'nutcache-cdc-test-mass-deletion-held',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Metrics: [
+        Match.objectLike({
+          Expression: `SELECT SUM(MassDeletionHeld) FROM SCHEMA("NutcacheCdc", organizationGuid, service) WHERE service = 'nutcache-cdc-poller'`,
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'nutcache-cdc-test-event-dead-letters',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('sends no alarm notification when no e-mail is configured', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    expect(stack.alarmTopic).toBeUndefined();
+  });
+
+  it('has a dashboard and outputs for the bus, table, secrets and queues', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(
+      [
+        'ArchiveName',
+        'DashboardName',
+        'DeadLetterQueueUrl',
+        'EventBusArn',
+        'EventBusName',
+        'Org846E176E7C4B4BFDA894C98F2988927ESecretArn',
+        'PollFailureQueueUrl',
+        'PollerFunctionName',
+        'SchemaRegistryName',
+        'TableArn',
+        'TableName',
+      ].sort(),
+    );
+  });
+
+  it('tags every resource with the project and environment', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      Tags: Match.arrayWith([
+        { Key: 'environment', Value: 'test' },
+        { Key: 'project', Value: 'nutcache-cdc' },
+      ]),
+    });
+  });
+
+  it('is environment-agnostic, so synth needs no AWS credentials', () => {
+    expect(stack.resolve(stack.account)).toEqual({ Ref: 'AWS::AccountId' });
+    expect(stack.resolve(stack.region)).toEqual({ Ref: 'AWS::Region' });
+  });
+});
+
+describe('the stack for several organizations', () => {
+  const { template, stack } = synthesise({
+    alarmEmail: 'ops@example.com',
+    organizations: [
+      { organizationGuid: GUID_A, scheduleRateMinutes: 5, label: 'Acme' },
+      { organizationGuid: GUID_B, scheduleRateMinutes: 30, initialEvents: 'none' },
+      { organizationGuid: GUID_C },
+    ],
+  });
+
+  it('creates one secret, one schedule and one stale alarm per organization', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 3);
+    const inputs = resourcesOf(template, 'AWS::Scheduler::Schedule').map(([, r]) => {
+      const props = r.Properties as { ScheduleExpression: string; Target: { Input: string } };
+      return [JSON.parse(props.Target.Input).organizationGuid, props.ScheduleExpression];
+    });
+    expect(inputs.sort()).toEqual(
+      [
+        [GUID_A, 'rate(5 minutes)'],
+        [GUID_B, 'rate(30 minutes)'],
+        [GUID_C, 'rate(15 minutes)'],
+      ].sort(),
+    );
+    const stale = resourcesOf(template, 'AWS::CloudWatch::Alarm').filter(([, r]) =>
+      String((r.Properties as Json).AlarmName).includes('-stale-'),
+    );
+    expect(stale).toHaveLength(3);
+    expect(stack.organizations.size).toBe(3);
+  });
+
+  it('lets the poller read exactly the three organization secrets and lists them with their initial events', () => {
+    const secretIds = resourcesOf(template, 'AWS::SecretsManager::Secret').map(([id]) => id);
+    const statements = statementsOfRole(template, pollerRoleId(template));
+    const resources = statements
+      .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+      .map((s) => (s.Resource as { Ref: string }).Ref);
+    expect(resources.sort()).toEqual(secretIds.sort());
+    const fn = pollerFunction(template);
+    expect(fn.ReservedConcurrentExecutions).toBe(3);
+    const organizations = JSON.parse(
+      resolveIntrinsics(
+        (fn.Environment as { Variables: Json }).Variables[ENV.organizations],
+        (id) => `<${id}>`,
+      ),
+    ) as { organizationGuid: string; secretArn: string; initialEvents: string }[];
+    expect(organizations.map((o) => [o.organizationGuid, o.initialEvents])).toEqual([
+      [GUID_A, 'snapshot'],
+      [GUID_B, 'none'],
+      [GUID_C, 'snapshot'],
+    ]);
+    expect(organizations.map((o) => o.secretArn.slice(1, -1)).sort()).toEqual(secretIds.sort());
+  });
+
+  it('stretches each stale alarm over that organization’s own interval', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `nutcache-cdc-test-stale-${GUID_B}`,
+      Period: 1800,
+    });
+  });
+
+  it('notifies the alarm e-mail through a KMS-encrypted, TLS-only topic', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+    expect(alarms).toHaveLength(9);
+    const topicId = only(resourcesOf(template, 'AWS::SNS::Topic'))[0];
+    for (const [, alarm] of alarms) {
+      expect((alarm.Properties as Json).AlarmActions).toEqual([{ Ref: topicId }]);
+      expect((alarm.Properties as Json).OKActions).toEqual([{ Ref: topicId }]);
+    }
+    expect(template.findOutputs('AlarmTopicArn')).not.toEqual({});
+  });
+});
+
+describe('imported resources', () => {
+  const busArn = 'arn:aws:events:eu-west-1:123456789012:event-bus/shared-bus';
+  const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nutcache/acme-AbC123';
+
+  it('publishes to an existing bus imported by ARN, archiving only nutcache events', () => {
+    const { template, stack } = synthesise({ eventBus: { type: 'import', arn: busArn } });
+    template.resourceCountIs('AWS::Events::EventBus', 0);
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: busArn,
+      EventPattern: { source: ['nutcache.customers'] },
+    });
+    const puts = statementsOfRole(template, pollerRoleId(template)).filter((s) =>
+      actionsOf(s).includes('events:PutEvents'),
+    );
+    expect(puts.map((s) => s.Resource)).toEqual([busArn]);
+    expect((pollerFunction(template).Environment as { Variables: Json }).Variables[ENV.eventBusName]).toBe(
+      'shared-bus',
+    );
+    expect(stack.busCreated).toBe(false);
+  });
+
+  it('publishes to an existing bus imported by name', () => {
+    const { template } = synthesise({ eventBus: { type: 'import', name: 'shared-bus' } });
+    template.resourceCountIs('AWS::Events::EventBus', 0);
+    expect((pollerFunction(template).Environment as { Variables: Json }).Variables[ENV.eventBusName]).toBe(
+      'shared-bus',
+    );
+    const puts = statementsOfRole(template, pollerRoleId(template)).filter((s) =>
+      actionsOf(s).includes('events:PutEvents'),
+    );
+    expect(JSON.stringify(puts[0]?.Resource)).toContain(':event-bus/shared-bus');
+  });
+
+  it('reads imported secrets (by ARN and by name) without creating any', () => {
+    const { template } = synthesise({
+      organizations: [
+        { organizationGuid: GUID_A, secret: { type: 'import', arn: secretArn } },
+        { organizationGuid: GUID_B, secret: { type: 'import', name: 'nutcache/beta' } },
+      ],
+    });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    const reads = statementsOfRole(template, pollerRoleId(template)).filter((s) =>
+      actionsOf(s).includes('secretsmanager:GetSecretValue'),
+    );
+    const resources = reads.map((s) => JSON.stringify(s.Resource));
+    expect(resources).toContain(JSON.stringify(secretArn));
+    expect(resources.some((r) => r.includes(':secret:nutcache/beta-??????'))).toBe(true);
+    expect(Object.keys(template.findOutputs('*')).filter((k) => k.endsWith('SecretArn'))).toHaveLength(2);
+  });
+
+  it('deletes the table with the stack when retainTable is false', () => {
+    const { template } = synthesise({ retainTable: false });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+  });
+
+  it('pins the stack to an account and region only when the configuration says so', () => {
+    const { stack } = synthesise({ account: '123456789012', region: 'eu-west-1' });
+    expect(stack.account).toBe('123456789012');
+    expect(stack.region).toBe('eu-west-1');
+  });
+});
