@@ -153,6 +153,10 @@ export interface SandboxCustomers {
   readonly size: number;
 }
 
+/**
+ * A running sandbox. The mutation methods it inherits act on the first organization, except `reset`,
+ * which restores the initial customers of every organization (faults, casing and stats are left alone).
+ */
 export interface Sandbox extends SandboxCustomers {
   /** Base URL, ending in `/webapi/`, e.g. `http://127.0.0.1:40123/webapi/`. */
   readonly url: string;
@@ -768,7 +772,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     remove: primaryCustomers.remove,
     get: primaryCustomers.get,
     list: primaryCustomers.list,
-    reset: primaryCustomers.reset,
+    reset(): void {
+      for (const o of organizations) o.store.reset();
+    },
     get size() {
       return primary.store.size;
     },

@@ -191,6 +191,9 @@ describe('sandbox with several users and organizations', () => {
       expect((await get(sandbox, 'customers', { authorization: basicAuth(DEMO_CREDENTIALS) })).status).toBe(
         401,
       );
+      sandbox.reset();
+      expect(sandbox.organization(OTHER_GUID).size).toBe(0);
+      expect(sandbox.size).toBe(8);
     } finally {
       await sandbox.close();
     }
