@@ -91,7 +91,7 @@ describe('the stack for one organization (defaults)', () => {
       expect.arrayContaining(['eventId', 'organizationGuid', 'customerId', 'changeType', 'sequence']),
     );
     // Every local reference resolves inside the document.
-    for (const ref of change.Content.toString().match(/#\/definitions\/[\w]+/g) ?? []) {
+    for (const ref of String(change.Content).match(/#\/definitions\/[\w]+/g) ?? []) {
       expect(content.definitions).toHaveProperty(ref.replace('#/definitions/', ''));
     }
   });
