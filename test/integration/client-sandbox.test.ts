@@ -259,8 +259,8 @@ describe('client × sandbox: every fault is survived or raises the right typed e
   });
 
   it('retries a slow answer that passes the request timeout, and survives', async () => {
-    sandbox.inject({ kind: 'delay', ms: 600, page: 2 });
-    const client = await survives(clientFor(sandbox, { requestTimeoutMs: 150 }));
+    sandbox.inject({ kind: 'delay', ms: 1_200, page: 2 });
+    const client = await survives(clientFor(sandbox, { requestTimeoutMs: 400 }));
     expect(client.requestCount).toBe(5);
   });
 
