@@ -2,6 +2,9 @@
  * `nutcache-cdc <command>`: the command-line entry point. Each command lives in its own module under
  * cli/commands and is loaded only when asked for, so `sandbox` does not pay for the AWS SDK.
  */
+// The CLI supports Node.js 20 (the Lambda runs 22): keep the AWS SDK's Node 20 notice out of its output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {

@@ -1,0 +1,229 @@
+/**
+ * `npm start` / `nutcache-cdc demo`: the whole flow on one machine, no AWS account. Starts the sandbox
+ * Nutcache API and an embedded DynamoDB, then polls every few seconds while a simulator creates, edits
+ * and deletes customers (and changes the key casing of the answers, which must produce no event), and
+ * prints each published event readably. Runs until Ctrl-C (or `--polls N`).
+ */
+import { parseArgs } from 'node:util';
+import type { KeyCasing } from '../../sandbox/faults.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
+import type { JsonValue } from '../../shared/customer.ts';
+import { runPoll } from '../../shared/engine/poll.ts';
+import { NutcacheClient } from '../../shared/nutcache/client.ts';
+import type { EventBus } from '../../shared/ports.ts';
+import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
+import { JsonLinesBus } from '../../shared/publish/jsonl.ts';
+import { seededRandom } from '../../shared/publish/memory.ts';
+import { systemClock } from '../../shared/util/clock.ts';
+import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { WebhookBus } from '../../shared/webhooks/webhook-bus.ts';
+import { createCliLog } from '../lib/log.ts';
+import { colorizer, PrintingBus, useColor } from '../lib/pretty.ts';
+import { openStore } from '../lib/runtime.ts';
+import { summarize } from './poll.ts';
+
+const HELP = `Usage: npm start [-- options]   (or: nutcache-cdc demo [options])
+
+The local demo: a sandbox Nutcache API, an embedded DynamoDB, a simulator editing customers, and a poll
+every few seconds printing the change events. No AWS account needed. Ctrl-C stops.
+
+Options:
+  --interval SECONDS        pause between polls (default 3)
+  --polls N                 stop after N polls (default: run until Ctrl-C)
+  --generated N             generated customers besides the 8 documented ones (default 12)
+  --seed N                  seed of the simulator (default: random)
+  --events-file PATH        also write the events as JSON lines to PATH
+  --webhook-url URL         deliver each event as a Standard Webhooks signed POST to URL…
+  --webhook-secret whsec_…  …signed with this secret
+  --verbose                 log the engine's details on stderr
+  -h, --help                this help
+`;
+
+const FIRST_NAMES = [
+  'Acme',
+  'Globex',
+  'Initech',
+  'Umbrella',
+  'Hooli',
+  'Vandelay',
+  'Stark',
+  'Wayne',
+  'Tyrell',
+];
+const SUFFIXES = ['Inc.', 'Ltd', 'Consulting', 'Studio', 'Group', 'Labs'];
+const CITIES = ['Montréal', 'Québec', 'Toronto', 'Paris', 'Lyon', null];
+const CASINGS: KeyCasing[] = ['documented', 'lower', 'pascal', 'mixed'];
+
+interface Simulator {
+  step(): string[];
+}
+
+/** Random edits of the sandbox's customers, described in words. */
+function simulator(sandbox: Sandbox, random: () => number): Simulator {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const anyCustomer = () => pick(sandbox.list());
+  const actions: (() => string | undefined)[] = [
+    () => {
+      const name = `${pick(FIRST_NAMES)} ${pick(SUFFIXES)}`;
+      const created = sandbox.create({
+        name,
+        email: `${name.split(' ')[0]?.toLowerCase()}@example.com`,
+        status: 0,
+      });
+      return `created customer ${created.id} '${name}'`;
+    },
+    () => {
+      const c = anyCustomer();
+      if (!c) return undefined;
+      const status = c.status === 0 ? 1 : 0;
+      sandbox.update(c.id, { status });
+      return `set status of customer ${c.id} to ${status} (${status === 1 ? 'inactive' : 'active'})`;
+    },
+    () => {
+      const c = anyCustomer();
+      if (!c) return undefined;
+      const email = `contact${Math.floor(random() * 1000)}@example.com`;
+      sandbox.update(c.id, { email });
+      return `changed e-mail of customer ${c.id}`;
+    },
+    () => {
+      const c = anyCustomer();
+      if (!c) return undefined;
+      const city: JsonValue = pick(CITIES);
+      const phone = random() < 0.5 ? '' : `514-555-${String(Math.floor(random() * 10_000)).padStart(4, '0')}`;
+      sandbox.update(c.id, { city, phone });
+      return `moved customer ${c.id} to ${city ?? 'no city'} and set the phone`;
+    },
+    () => {
+      const all = sandbox.list();
+      if (all.length < 6) return undefined;
+      const c = pick(all);
+      sandbox.remove(c.id);
+      return `deleted customer ${c.id}`;
+    },
+    () => {
+      const casing = pick(CASINGS);
+      sandbox.setKeyCasing(casing);
+      return `switched the API's key casing to '${typeof casing === 'string' ? casing : 'custom'}' (no event expected)`;
+    },
+  ];
+  return {
+    step() {
+      const done: string[] = [];
+      const n = 1 + Math.floor(random() * 3);
+      for (let i = 0; i < n; i++) {
+        const said = pick(actions)();
+        if (said) done.push(said);
+      }
+      return done;
+    },
+  };
+}
+
+function number(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got '${raw}'`);
+  return n;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      interval: { type: 'string' },
+      polls: { type: 'string' },
+      generated: { type: 'string' },
+      seed: { type: 'string' },
+      'events-file': { type: 'string' },
+      'webhook-url': { type: 'string' },
+      'webhook-secret': { type: 'string' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const intervalMs = number('interval', values.interval, 3, 0.1) * 1000;
+  const maxPolls =
+    values.polls === undefined ? Number.POSITIVE_INFINITY : number('polls', values.polls, 1, 1);
+  const seed =
+    values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : number('seed', values.seed, 1, 0);
+  if (values['webhook-url'] && !values['webhook-secret'])
+    throw new Error('--webhook-url needs --webhook-secret whsec_…');
+
+  const color = useColor(process.stdout);
+  const c = colorizer(color);
+  const log = createCliLog(values.verbose ? 'info' : 'error');
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+
+  const sandbox = await startSandbox({ generated: number('generated', values.generated, 12, 0), seed: 1 });
+  const opened = await openStore({ stateDir: '.nutcache-cdc', inMemory: true });
+  let inner: EventBus | undefined;
+  if (values['webhook-url']) {
+    inner = new WebhookBus({ url: values['webhook-url'], secret: values['webhook-secret'] as string, log });
+  } else if (values['events-file']) {
+    inner = new JsonLinesBus({ target: values['events-file'] });
+  }
+  const bus = new PrintingBus(process.stdout, inner, color);
+  const deadLetters = new MemoryDeadLetterSink();
+  const client = new NutcacheClient({
+    baseUrl: sandbox.url,
+    organizationGuid: sandbox.organizationGuid,
+    credentials: sandbox.credentials,
+    logger: log,
+    clock: systemClock,
+  });
+  const sim = simulator(sandbox, seededRandom(seed));
+  const metrics = new RecordingMetrics();
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  out(c('bold', 'nutcache-cdc demo'));
+  out(
+    `  sandbox Nutcache API at ${sandbox.url} (${sandbox.size} customers, rate limits 5/s and 200/min enforced)`,
+  );
+  out(
+    `  snapshots in ${opened.description}; events ${inner ? `also sent to ${values['webhook-url'] ?? values['events-file']}` : 'printed here'}`,
+  );
+  out(`  simulator seed ${seed}; a poll every ${intervalMs / 1000} s. Ctrl-C stops.\n`);
+
+  let polls = 0;
+  let exitCode = 0;
+  try {
+    while (polls < maxPolls && !stop.signal.aborted) {
+      if (polls > 0) {
+        for (const line of sim.step()) out(c('gray', `simulator: ${line}`));
+      }
+      const result = await runPoll(
+        { source: client, store: opened.store, bus, deadLetters, clock: systemClock, log, metrics },
+        { organizationGuid: sandbox.organizationGuid },
+      );
+      polls += 1;
+      out(c('gray', summarize(result)));
+      if (result.outcome === 'failed') exitCode = 1;
+      if (polls >= maxPolls) break;
+      try {
+        await systemClock.sleep(intervalMs, stop.signal);
+      } catch {
+        break;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    out(
+      c(
+        'gray',
+        `\n${polls} polls, ${client.requestCount} Nutcache requests, ${sandbox.stats.rateLimitViolations} rate-limit violations seen by the sandbox`,
+      ),
+    );
+    await opened.close();
+    await sandbox.close();
+  }
+  return exitCode;
+}
