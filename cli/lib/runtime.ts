@@ -15,7 +15,7 @@ import {
   type NutcacheSecret,
   parseNutcacheSecret,
 } from '../../shared/nutcache/secret.ts';
-import type { DeadLetterSink, EventBus, Log, SnapshotStore } from '../../shared/ports.ts';
+import type { DeadLetterSink, EventBus, Log } from '../../shared/ports.ts';
 import { JsonLinesDeadLetterSink, SqsDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { EventBridgeBus } from '../../shared/publish/eventbridge.ts';
 import { JsonLinesBus } from '../../shared/publish/jsonl.ts';
