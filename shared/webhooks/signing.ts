@@ -12,31 +12,38 @@ export const WEBHOOK_SECRET_PREFIX = 'whsec_';
 /** Receivers reject timestamps further than this from their clock (Standard Webhooks: 5 minutes). */
 export const TIMESTAMP_TOLERANCE_SECONDS = 5 * 60;
 
-export interface WebhookHeaders {
+export type WebhookHeaders = {
   readonly 'webhook-id': string;
   readonly 'webhook-timestamp': string;
   readonly 'webhook-signature': string;
-}
+};
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** A `whsec_<base64>` secret of 24 to 64 bytes. Its value never appears in an error message. */
-export const webhookSecretSchema = z.string().superRefine((value, ctx) => {
-  const body = value.startsWith(WEBHOOK_SECRET_PREFIX)
-    ? value.slice(WEBHOOK_SECRET_PREFIX.length)
-    : undefined;
-  if (body === undefined || !BASE64.test(body)) {
-    ctx.addIssue({ code: 'custom', message: 'a webhook secret is "whsec_" followed by base64' });
-    return;
-  }
-  const bytes = Buffer.from(body, 'base64').length;
-  if (bytes < 24 || bytes > 64) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `a webhook secret holds 24 to 64 bytes (this one holds ${bytes})`,
-    });
-  }
-});
+/**
+ * A `whsec_<base64>` secret of 24 to 64 bytes (the prefix may be left out, as Secrets Manager's generated
+ * 32-character alphanumeric passwords are valid base64 of 24 bytes). Normalised to the `whsec_` form. Its
+ * value never appears in an error message.
+ */
+export const webhookSecretSchema = z
+  .string()
+  .superRefine((value, ctx) => {
+    const body = value.startsWith(WEBHOOK_SECRET_PREFIX) ? value.slice(WEBHOOK_SECRET_PREFIX.length) : value;
+    if (!BASE64.test(body) || body.length % 4 !== 0) {
+      ctx.addIssue({ code: 'custom', message: 'a webhook secret is "whsec_" followed by base64' });
+      return;
+    }
+    const bytes = Buffer.from(body, 'base64').length;
+    if (bytes < 24 || bytes > 64) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `a webhook secret holds 24 to 64 bytes (this one holds ${bytes})`,
+      });
+    }
+  })
+  .transform((value) =>
+    value.startsWith(WEBHOOK_SECRET_PREFIX) ? value : `${WEBHOOK_SECRET_PREFIX}${value}`,
+  );
 
 /**
  * The Secrets Manager value of a webhook secret: `{"secrets": ["whsec_…", …]}` (first one current, the

@@ -1,0 +1,219 @@
+/**
+ * `CustomerSyncRule`: a CRM sync rule (shared/rules/model.ts) compiled to an EventBridge rule with a
+ * content-filter pattern on our bus, and one target: a signed webhook (through a `WebhookSubscription`), an
+ * SQS queue, a Lambda function, a Step Functions state machine or an EventBridge API destination. The
+ * pattern is checked against EventBridge's 2,048-character limit at synth, with the rule named in the error.
+ *
+ * `addSyncRulesFromSpecs` does the same for the rules of a rules file (targets given by ARN); rules sending to
+ * the same webhook URL and secret share one subscription.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import {
+  compileRulePattern,
+  type EventPattern,
+  MAX_PATTERN_LENGTH,
+  patternJson,
+} from '../../shared/rules/compile.ts';
+import type { SyncRuleFilter, SyncRuleSpec } from '../../shared/rules/model.ts';
+import { WebhookSubscription } from './webhook-subscription.ts';
+
+/** Where a rule's events go (code-declared rules use CDK objects). */
+export type SyncRuleTarget =
+  | { readonly kind: 'webhook'; readonly subscription: WebhookSubscription }
+  | { readonly kind: 'webhook'; readonly url: string; readonly secret: secretsmanager.ISecret }
+  | { readonly kind: 'sqs'; readonly queue: sqs.IQueue }
+  | { readonly kind: 'lambda'; readonly function: lambda.IFunction }
+  | { readonly kind: 'stepFunctions'; readonly stateMachine: sfn.IStateMachine }
+  | { readonly kind: 'apiDestination'; readonly apiDestination: events.IApiDestination };
+
+export interface CustomerSyncRuleProps extends SyncRuleFilter {
+  readonly eventBus: events.IEventBus;
+  /** `source` of our events. @default nutcache.customers */
+  readonly eventSource?: string;
+  readonly target: SyncRuleTarget;
+  /** @default true */
+  readonly enabled?: boolean;
+  /** Alarm notifications of a webhook subscription this rule creates. */
+  readonly alarmAction?: cloudwatch.IAlarmAction;
+  /** How long EventBridge retries a failing target before dead-lettering. @default 24 hours */
+  readonly maxEventAge?: Duration;
+}
+
+export class CustomerSyncRule extends Construct {
+  readonly rule: events.Rule;
+  /** The compiled pattern (also what `nutcache-cdc rules test` evaluates). */
+  readonly eventPattern: EventPattern;
+  /** Events EventBridge could not hand to the target (permissions, throttling past maxEventAge). */
+  readonly targetDeadLetterQueue: sqs.Queue;
+  /** The webhook subscription, for webhook targets. */
+  readonly subscription?: WebhookSubscription;
+
+  constructor(scope: Construct, id: string, props: CustomerSyncRuleProps) {
+    super(scope, id);
+    this.eventPattern = compileRulePattern(props, { eventSource: props.eventSource });
+    const json = patternJson(this.eventPattern);
+    const ruleName = props.name;
+    this.node.addValidation({
+      validate: () =>
+        json.length > MAX_PATTERN_LENGTH
+          ? [
+              `sync rule '${ruleName}': its event pattern is ${json.length} characters; EventBridge allows at most ${MAX_PATTERN_LENGTH}. Split it into several rules or shorten its value lists.`,
+            ]
+          : [],
+    });
+
+    this.rule = new events.Rule(this, 'Rule', {
+      eventBus: props.eventBus,
+      description: props.description ?? `nutcache-cdc sync rule ${props.name}`,
+      enabled: props.enabled ?? true,
+      eventPattern: { source: this.eventPattern.source as string[] },
+    });
+    // The pattern as one JSON string: CloudFormation rejects null values in an object pattern, and the
+    // string is exactly what the length check measured.
+    (this.rule.node.defaultChild as events.CfnRule).addPropertyOverride('EventPattern', json);
+
+    this.targetDeadLetterQueue = new sqs.Queue(this, 'TargetDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.targetDeadLetterQueue).acknowledge(
+      { id: 'AwsSolutions-SQS3', reason: 'This queue is the rule target dead-letter queue (terminal).' },
+      { id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter store (terminal).' },
+    );
+    const targetProps = {
+      deadLetterQueue: this.targetDeadLetterQueue,
+      maxEventAge: props.maxEventAge ?? Duration.hours(24),
+      retryAttempts: 185,
+    };
+
+    const target = props.target;
+    switch (target.kind) {
+      case 'webhook': {
+        const subscription =
+          'subscription' in target
+            ? target.subscription
+            : new WebhookSubscription(this, 'Webhook', {
+                url: target.url,
+                secret: target.secret,
+                subscriptionName: props.name,
+                ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
+              });
+        this.subscription = subscription;
+        this.rule.addTarget(new targets.SqsQueue(subscription.queue, targetProps));
+        break;
+      }
+      case 'sqs':
+        this.rule.addTarget(new targets.SqsQueue(target.queue, targetProps));
+        break;
+      case 'lambda':
+        this.rule.addTarget(new targets.LambdaFunction(target.function, targetProps));
+        break;
+      case 'stepFunctions':
+        this.rule.addTarget(new targets.SfnStateMachine(target.stateMachine, targetProps));
+        break;
+      case 'apiDestination':
+        this.rule.addTarget(new targets.ApiDestination(target.apiDestination, targetProps));
+        break;
+    }
+  }
+}
+
+export interface SyncRulesFromSpecsProps {
+  readonly rules: readonly SyncRuleSpec[];
+  readonly eventBus: events.IEventBus;
+  readonly eventSource?: string;
+  readonly alarmAction?: cloudwatch.IAlarmAction;
+}
+
+function connectionName(arn: string): string {
+  // arn:aws:events:<region>:<account>:connection/<name>/<uuid>
+  return arn.split(':').at(-1)?.split('/')[1] ?? 'connection';
+}
+
+/** Creates the rules of a rules file; webhook rules with the same URL and secret share a subscription. */
+export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpecsProps): CustomerSyncRule[] {
+  const subscriptions = new Map<string, WebhookSubscription>();
+  return props.rules.map((spec) => {
+    const { target: targetSpec, ...filter } = spec;
+    let target: SyncRuleTarget;
+    switch (targetSpec.type) {
+      case 'webhook': {
+        const key = `${targetSpec.url} ${targetSpec.secretArn}`;
+        let subscription = subscriptions.get(key);
+        if (!subscription) {
+          const secretId = `WebhookSecret${subscriptions.size + 1}`;
+          // A complete ARN ends with the 6-character suffix Secrets Manager adds to the name.
+          const secret = /-[A-Za-z0-9]{6}$/.test(targetSpec.secretArn)
+            ? secretsmanager.Secret.fromSecretCompleteArn(scope, secretId, targetSpec.secretArn)
+            : secretsmanager.Secret.fromSecretPartialArn(scope, secretId, targetSpec.secretArn);
+          subscription = new WebhookSubscription(scope, `WebhookSubscription${subscriptions.size + 1}`, {
+            url: targetSpec.url,
+            secret,
+            subscriptionName: spec.name,
+            ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
+          });
+          subscriptions.set(key, subscription);
+        }
+        target = { kind: 'webhook', subscription };
+        break;
+      }
+      case 'sqs':
+        target = {
+          kind: 'sqs',
+          queue: sqs.Queue.fromQueueArn(scope, `${spec.name}Queue`, targetSpec.queueArn),
+        };
+        break;
+      case 'lambda':
+        target = {
+          kind: 'lambda',
+          function: lambda.Function.fromFunctionArn(scope, `${spec.name}Function`, targetSpec.functionArn),
+        };
+        break;
+      case 'stepFunctions':
+        target = {
+          kind: 'stepFunctions',
+          stateMachine: sfn.StateMachine.fromStateMachineArn(
+            scope,
+            `${spec.name}StateMachine`,
+            targetSpec.stateMachineArn,
+          ),
+        };
+        break;
+      case 'apiDestination': {
+        const connection = events.Connection.fromConnectionAttributes(scope, `${spec.name}Connection`, {
+          connectionArn: targetSpec.connectionArn,
+          connectionName: connectionName(targetSpec.connectionArn),
+          connectionSecretArn: targetSpec.connectionSecretArn,
+        });
+        target = {
+          kind: 'apiDestination',
+          apiDestination: events.ApiDestination.fromApiDestinationAttributes(
+            scope,
+            `${spec.name}ApiDestination`,
+            {
+              apiDestinationArn: targetSpec.apiDestinationArn,
+              connection,
+            },
+          ),
+        };
+        break;
+      }
+    }
+    return new CustomerSyncRule(scope, `SyncRule-${spec.name}`, {
+      ...filter,
+      eventBus: props.eventBus,
+      target,
+      ...(props.eventSource ? { eventSource: props.eventSource } : {}),
+      ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
+    });
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * `SyncNowEndpoint`: the inbound "sync now" webhook (functions/sync-now.ts) on a Lambda function URL. The
+ * URL's auth type is NONE on purpose: callers are CRMs and scripts that sign with Standard Webhooks (the
+ * secret in Secrets Manager), and the function rejects every request without a valid, fresh, unreplayed
+ * signature before doing anything else. Reserved concurrency caps what an unauthenticated flood can cost.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../../shared/config/env.ts';
+import { NutcacheFunction } from './nutcache-function.ts';
+import { acknowledgeFunctionFindings } from './webhook-subscription.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SYNC_NOW_ENTRY = resolve(REPO_ROOT, 'functions/sync-now.ts');
+
+export interface SyncNowEndpointProps {
+  /** The project's table (replayed webhook ids: `WEBHOOK#<id>` / `INBOUND`). */
+  readonly table: dynamodb.ITable;
+  /** The poller, invoked asynchronously. */
+  readonly poller: lambda.IFunction;
+  /** Organizations a caller may ask for. */
+  readonly organizationGuids: readonly string[];
+  /** `{"secrets": ["whsec_…"]}`, a bare `whsec_…`, or a generated 32-character alphanumeric value. */
+  readonly secret: secretsmanager.ISecret;
+  /** @default 5 */
+  readonly reservedConcurrency?: number;
+  /** @default functions/sync-now.ts */
+  readonly entry?: string;
+}
+
+export class SyncNowEndpoint extends Construct {
+  readonly function: NutcacheFunction;
+  readonly functionUrl: lambda.FunctionUrl;
+
+  constructor(scope: Construct, id: string, props: SyncNowEndpointProps) {
+    super(scope, id);
+    const fn = new NutcacheFunction(this, 'Handler', {
+      entry: props.entry ?? SYNC_NOW_ENTRY,
+      description:
+        'Inbound "sync now" webhook: verifies the Standard Webhooks signature, starts a poll/resync',
+      serviceName: 'sync-now',
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      reservedConcurrentExecutions: props.reservedConcurrency ?? 5,
+    });
+    fn.useTable(props.table)
+      // Not useFunction: its grant also covers every version/alias (`<arn>:*`); only the unqualified
+      // function is invoked.
+      .withSetting(ENV.pollerFunctionName, props.poller.functionName)
+      .useSecret(ENV.inboundWebhookSecretArn, props.secret)
+      .withSetting(
+        ENV.organizations,
+        Stack.of(this).toJsonString(
+          props.organizationGuids.map((organizationGuid) => ({ organizationGuid })),
+        ),
+      );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.poller.functionArn] }),
+    );
+    acknowledgeFunctionFindings(fn);
+    this.function = fn;
+    this.functionUrl = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    new CfnOutput(this, 'Url', {
+      value: this.functionUrl.url,
+      description: 'POST {"organizationGuid","mode"} here, signed with Standard Webhooks (docs/webhooks.md)',
+    });
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * `WebhookSubscription`: one signed-webhook endpoint fed by sync rules. Rules → an SQS queue (encrypted, TLS
+ * only, with a dead-letter queue after MAX_DELIVERY_ATTEMPTS receives) → the delivery function
+ * (functions/webhook-delivery.ts, partial batch failures) → HTTPS POST signed with the secret's keys.
+ *
+ * A 410 Gone from the endpoint makes the function disable its own event source mapping on this queue (the
+ * subscription is "disabled": events wait in the queue, up to its 14-day retention) and count the
+ * `WebhookSubscriptionDisabled` metric; alarms watch that metric, the dead-letter queue and the age of the
+ * oldest queued event. docs/webhooks.md explains re-enabling and redriving.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../shared/config/env.ts';
+import { WEBHOOK_DELIVERY_ENV } from '../../shared/webhooks/aws-adapters.ts';
+import { checkDeliveryUrl, MAX_DELIVERY_ATTEMPTS } from '../../shared/webhooks/http.ts';
+import { METRICS_NAMESPACE, NutcacheFunction } from './nutcache-function.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const WEBHOOK_DELIVERY_ENTRY = resolve(REPO_ROOT, 'functions/webhook-delivery.ts');
+export const WEBHOOK_DELIVERY_SERVICE = 'webhook-delivery';
+/** Each message in a batch is sent concurrently; 15 s request timeout + same-origin redirects + margin. */
+export const WEBHOOK_DELIVERY_TIMEOUT = Duration.seconds(60);
+
+export interface WebhookSubscriptionProps {
+  /** The endpoint: https only. */
+  readonly url: string;
+  /** Secrets Manager secret holding `{"secrets": ["whsec_…", …]}` (or a bare `whsec_…`). */
+  readonly secret: secretsmanager.ISecret;
+  /** Name in metrics, alarms and logs. @default the construct id */
+  readonly subscriptionName?: string;
+  /** At most this many concurrent delivery functions (protects the receiver). @default 2 */
+  readonly maxConcurrency?: number;
+  /** Messages per batch. @default 10 */
+  readonly batchSize?: number;
+  /** Alarm notifications. */
+  readonly alarmAction?: cloudwatch.IAlarmAction;
+  /** Alarm when the oldest queued event is older than this. @default 1 day */
+  readonly maxEventAge?: Duration;
+  /** The delivery handler file. @default functions/webhook-delivery.ts */
+  readonly entry?: string;
+}
+
+export class WebhookSubscription extends Construct {
+  readonly subscriptionName: string;
+  readonly url: string;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deliveryFunction: NutcacheFunction;
+  readonly eventSourceMapping: lambda.EventSourceMapping;
+  readonly disabledAlarm: cloudwatch.Alarm;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+  readonly backlogAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: WebhookSubscriptionProps) {
+    super(scope, id);
+    checkDeliveryUrl(props.url);
+    this.url = props.url;
+    this.subscriptionName = props.subscriptionName ?? id;
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge(
+      {
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is the dead-letter queue of the webhook subscription; it is redriven by an operator.',
+      },
+      {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason:
+          'This queue is itself a dead-letter store (terminal); docs/webhooks.md documents its redrive.',
+      },
+    );
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // AWS's advice for Lambda consumers: at least 6 × the function timeout.
+      visibilityTimeout: Duration.seconds(WEBHOOK_DELIVERY_TIMEOUT.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_DELIVERY_ATTEMPTS },
+    });
+
+    const fn = new NutcacheFunction(this, 'Delivery', {
+      entry: props.entry ?? WEBHOOK_DELIVERY_ENTRY,
+      description: `Delivers nutcache-cdc events to the ${this.subscriptionName} webhook`,
+      serviceName: WEBHOOK_DELIVERY_SERVICE,
+      timeout: WEBHOOK_DELIVERY_TIMEOUT,
+      memorySize: 256,
+    });
+    fn.withSetting(ENV.webhookUrl, props.url).useSecret(ENV.webhookSecretArn, props.secret);
+    fn.addEnvironment(WEBHOOK_DELIVERY_ENV.queueUrl, this.queue.queueUrl);
+    fn.addEnvironment(WEBHOOK_DELIVERY_ENV.queueArn, this.queue.queueArn);
+    fn.addEnvironment(WEBHOOK_DELIVERY_ENV.subscriptionName, this.subscriptionName);
+    // ReceiveMessage, DeleteMessage, ChangeMessageVisibility (the retry schedule), GetQueueAttributes.
+    this.queue.grantConsumeMessages(fn);
+    this.deliveryFunction = fn;
+
+    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'QueueMapping', {
+      target: fn,
+      eventSourceArn: this.queue.queueArn,
+      batchSize: props.batchSize ?? 10,
+      reportBatchItemFailures: true,
+      maxConcurrency: props.maxConcurrency ?? 2,
+    });
+
+    Validations.of(this.eventSourceMapping).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        "SQS event source mappings take no on-failure destination: failed messages go to the queue's own dead-letter queue (redrive policy, maxReceiveCount = delivery attempts).",
+    });
+
+    // Disabling the subscription = disabling this mapping. A separate policy: the mapping depends on the
+    // function, so the function's default policy cannot name the mapping without a dependency cycle.
+    const switchPolicy = new iam.Policy(this, 'DisableOnGonePolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:UpdateEventSourceMapping'],
+          resources: [this.eventSourceMapping.eventSourceMappingArn],
+        }),
+        new iam.PolicyStatement({ actions: ['lambda:ListEventSourceMappings'], resources: ['*'] }),
+      ],
+    });
+    if (fn.role) switchPolicy.attachToRole(fn.role);
+    Validations.of(switchPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'lambda:ListEventSourceMappings supports no resource-level permission; it only finds the mapping this function may update (UpdateEventSourceMapping is limited to that mapping).',
+    });
+    acknowledgeFunctionFindings(fn);
+
+    // --- Alarms ------------------------------------------------------------------------------------
+    const alarmName = (suffix: string) => `nutcache-cdc-webhook-${this.subscriptionName}-${suffix}`;
+    this.disabledAlarm = new cloudwatch.Alarm(this, 'DisabledAlarm', {
+      alarmName: alarmName('disabled'),
+      alarmDescription: `The ${this.subscriptionName} endpoint answered 410 Gone: the subscription was disabled (its event source mapping). Fix the endpoint, then re-enable the mapping (docs/webhooks.md).`,
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'WebhookSubscriptionDisabled',
+        dimensionsMap: { service: WEBHOOK_DELIVERY_SERVICE, Subscription: this.subscriptionName },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmName: alarmName('dead-letters'),
+      alarmDescription: `Events for ${this.subscriptionName} exhausted their ${MAX_DELIVERY_ATTEMPTS} delivery attempts and wait in the dead-letter queue (redrive: docs/webhooks.md).`,
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const maxAge = props.maxEventAge ?? Duration.days(1);
+    this.backlogAlarm = new cloudwatch.Alarm(this, 'BacklogAlarm', {
+      alarmName: alarmName('backlog'),
+      alarmDescription: `The oldest event queued for ${this.subscriptionName} is older than ${maxAge.toHumanString()} (endpoint failing or subscription disabled). Queued events are lost after 14 days.`,
+      metric: this.queue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(15),
+        statistic: 'Maximum',
+      }),
+      threshold: maxAge.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction) {
+      for (const alarm of [this.disabledAlarm, this.deadLetterAlarm, this.backlogAlarm]) {
+        alarm.addAlarmAction(props.alarmAction);
+      }
+    }
+  }
+}
+
+/** The findings every project function shares (same reasons as the main stack's poller). */
+export function acknowledgeFunctionFindings(fn: NutcacheFunction): void {
+  Validations.of(fn).acknowledge(
+    {
+      id: 'Serverless-LambdaLatestVersion',
+      reason: 'Node.js 22 is pinned on purpose: the code is built (esbuild target node22) and tested for it.',
+    },
+    {
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 is pinned on purpose: the code is built (esbuild target node22) and tested for it.',
+    },
+    {
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'Not invoked asynchronously: its failures stay in its SQS queue (with its own dead-letter queue) or are answered to the HTTP caller.',
+    },
+    {
+      id: 'Serverless-LambdaAsyncFailureDestination',
+      reason:
+        'Not invoked asynchronously (SQS event source mapping or function URL): no async failure to route.',
+    },
+  );
+  const policy = fn.role?.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions: AWS requires "*".',
+    });
+  }
+}
