@@ -1,0 +1,69 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runRules } from '../../cli/commands/rules.ts';
+import { customer, customerEvent } from './customer-events.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'rules-cli-'));
+const EXAMPLE = new URL('../../examples/sync-rules.yaml', import.meta.url).pathname;
+
+async function cli(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runRules(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('nutcache-cdc rules', () => {
+  it('test: says which rules match an event and why the others do not', async () => {
+    const file = join(dir, 'deactivated.json');
+    writeFileSync(
+      file,
+      JSON.stringify(customerEvent('updated', customer({ status: 0 }), customer({ status: 1 }))),
+    );
+    const { code, out } = await cli(['test', '--event', file, '--rules', EXAMPLE]);
+    expect(code).toBe(0);
+    expect(out).toContain('✓ customer-deactivated matches → webhook crm.example.com');
+    expect(out).toContain('✗ contact-details-changed does not match:');
+    expect(out).toContain('detail.changedFields: "status" does not match ["email","name"]');
+    expect(out).toContain('detail-type: "Customer Updated" does not match ["Customer Created"]');
+  });
+
+  it('test: reads JSON lines (the local sink output), one verdict block per event', async () => {
+    const file = join(dir, 'events.jsonl');
+    const created = customerEvent('created', null, customer({ country: 40 }), 'evt-created');
+    const renamed = customerEvent('updated', customer(), customer({ name: 'Acme SA' }), 'evt-renamed');
+    writeFileSync(file, `${JSON.stringify(created)}\n${JSON.stringify(renamed)}\n`);
+    const { out } = await cli(['test', '--event', file, '--rules', EXAMPLE]);
+    expect(out).toMatch(
+      /event 1: Customer Created customer 42 \[evt-created\][\s\S]*✓ new-customer-in-country-40/,
+    );
+    expect(out).toMatch(
+      /event 2: Customer Updated customer 42 \[evt-renamed\][\s\S]*✓ contact-details-changed/,
+    );
+  });
+
+  it('validate: lists each rule with its pattern size; a bad file fails naming the rule and field', async () => {
+    const ok = await cli(['validate', '--rules', EXAMPLE]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(
+      /✓ customer-deactivated → webhook crm\.example\.com \(pattern \d+\/2048 characters\)/,
+    );
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(
+      bad,
+      'rules:\n  - name: broken\n    after:\n      status: { greaterThan: 1 }\n    target: { type: sqs, queueArn: nope }\n',
+    );
+    const failed = await cli(['validate', '--rules', bad]);
+    expect(failed.code).toBe(1);
+    expect(failed.err).toContain("rule 'broken' (rules[0]): after.status: unknown operator 'greaterThan'");
+    expect(failed.err).toContain("rule 'broken' (rules[0]): target.queueArn: must be an ARN of sqs");
+  });
+
+  it('answers usage errors with exit code 64', async () => {
+    expect((await cli(['test', '--rules', EXAMPLE])).code).toBe(64);
+    expect((await cli(['frobnicate'])).code).toBe(64);
+    expect((await cli(['test', '--bogus'])).code).toBe(64);
+  });
+});
