@@ -1,0 +1,121 @@
+/**
+ * The delivery Lambda handler end to end, with AWS faked (aws-sdk-client-mock: Secrets Manager for the
+ * signing secret, SQS for visibility changes, Lambda for disabling the event source mapping) and a real
+ * loopback receiver: each SQS record is one attempt, failures come back as partial batch failures.
+ */
+import {
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+  UpdateEventSourceMappingCommand,
+} from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateWebhookSecret } from '../../shared/webhooks/signing.ts';
+import { customer, customerEvent } from '../rules/customer-events.ts';
+import { type Receiver, startReceiver } from './receiver.ts';
+
+const secret = generateWebhookSecret();
+const secrets = mockClient(SecretsManagerClient);
+const sqs = mockClient(SQSClient);
+const lambda = mockClient(LambdaClient);
+let receiver: Receiver;
+let handler: (
+  event: SQSEvent,
+  context: Context,
+) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+
+function record(id: string, eventId: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: JSON.stringify(customerEvent('updated', customer({ status: 0 }), customer({ status: 1 }), eventId)),
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: '0',
+      SenderId: 'events',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:webhook',
+    awsRegion: 'eu-west-1',
+  };
+}
+
+const context = {
+  functionName: 'delivery',
+  awsRequestId: 'req-1',
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+beforeAll(async () => {
+  receiver = await startReceiver(secret);
+  secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ secrets: [secret] }) });
+  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+  lambda.on(ListEventSourceMappingsCommand).resolves({ EventSourceMappings: [{ UUID: 'esm-1' }] });
+  lambda.on(UpdateEventSourceMappingCommand).resolves({});
+  // The handler reads its configuration at cold start. Deployed, WEBHOOK_URL must be https; the fetch
+  // stub below routes that https URL to the loopback receiver.
+  Object.assign(process.env, {
+    WEBHOOK_URL: 'https://crm.example.com/hooks/nutcache',
+    WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm-AbCdEf',
+    WEBHOOK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhook',
+    WEBHOOK_QUEUE_ARN: 'arn:aws:sqs:eu-west-1:123456789012:webhook',
+    WEBHOOK_SUBSCRIPTION_NAME: 'crm',
+    AWS_LAMBDA_FUNCTION_NAME: 'delivery',
+    AWS_REGION: 'eu-west-1',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  const realFetch = globalThis.fetch;
+  // Route the deployed https URL to the loopback receiver (the handler uses the global fetch).
+  globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : input.toString());
+    const target = new URL(receiver.url);
+    url.protocol = 'http:';
+    url.host = target.host;
+    return realFetch(url, init);
+  }) as typeof fetch;
+  ({ handler } = (await import('../../functions/webhook-delivery.ts')) as unknown as {
+    handler: typeof handler;
+  });
+});
+afterAll(async () => {
+  await receiver.close();
+});
+
+describe('webhook delivery handler', () => {
+  it('delivers signed events and reports only the failed message, with its retry scheduled', async () => {
+    receiver.script.push({ status: 204 }, { status: 500 });
+    const result = await handler({ Records: [record('a', 'evt-a'), record('b', 'evt-b', 2)] }, context);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['b']);
+    expect(receiver.received.every((r) => r.verified.ok)).toBe(true);
+    expect(receiver.received.map((r) => r.headers['webhook-id']).sort()).toEqual(['evt-a', 'evt-b']);
+    const visibility = sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input);
+    expect(visibility).toEqual([
+      {
+        QueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhook',
+        ReceiptHandle: 'rh-b',
+        VisibilityTimeout: 300,
+      },
+    ]);
+  });
+
+  it('disables its event source mapping when the endpoint answers 410', async () => {
+    receiver.script.push({ status: 410 });
+    const result = await handler({ Records: [record('c', 'evt-c')] }, context);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'c' }]);
+    expect(lambda.commandCalls(ListEventSourceMappingsCommand)[0]?.args[0].input).toEqual({
+      FunctionName: 'delivery',
+      EventSourceArn: 'arn:aws:sqs:eu-west-1:123456789012:webhook',
+    });
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand)[0]?.args[0].input).toEqual({
+      UUID: 'esm-1',
+      Enabled: false,
+    });
+  });
+});
