@@ -3,7 +3,6 @@
  * docs/data-model.md. Every read that decides correctness is strongly consistent; every call asks for its
  * consumed capacity, kept in `stats`.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { ConsumedCapacity, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -27,6 +26,7 @@ import type {
   SnapshotStore,
   StoredSnapshot,
 } from '../ports.ts';
+import { systemClock } from '../util/clock.ts';
 import { type BeforeOperationHook, FaultInjector, type StoreFaultPoint } from './faults.ts';
 import { decodeShard, encodeShard, entriesOfShards, INDEX_FORMAT_VERSION } from './index-codec.ts';
 import { DEFAULT_JOURNAL_ITEM_BYTES, decodeJournal, encodeJournal } from './journal-codec.ts';
@@ -105,12 +105,6 @@ export interface StoreStats {
   /** DynamoDB calls made, by API operation name (`Query`, `BatchWriteItem`, …). */
   readonly requests: Readonly<Record<string, number>>;
 }
-
-/** The system clock. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined),
-};
 
 /** A document client with the marshalling options the store relies on. */
 export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {

@@ -14,6 +14,7 @@ import type {
   SnapshotStore,
   StoredSnapshot,
 } from '../ports.ts';
+import { systemClock } from '../util/clock.ts';
 import { type BeforeOperationHook, FaultInjector, type StoreFaultPoint } from './faults.ts';
 import { decodeShard, encodeShard, entriesOfShards } from './index-codec.ts';
 import { DEFAULT_JOURNAL_ITEM_BYTES, decodeJournal, encodeJournal } from './journal-codec.ts';
@@ -73,11 +74,6 @@ interface OrgData {
 
 const BATCH_WRITE_MAX = 25;
 
-const defaultClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
 export class InMemorySnapshotStore implements SnapshotStore {
   private readonly orgs = new Map<string, OrgData>();
   private readonly clock: Clock;
@@ -87,7 +83,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
   private callCounts: Record<string, number> = {};
 
   constructor(options: InMemorySnapshotStoreOptions = {}) {
-    this.clock = options.clock ?? defaultClock;
+    this.clock = options.clock ?? systemClock;
     this.runTtlSeconds = Math.round((options.runRecordTtlDays ?? DEFAULT_RUN_RECORD_TTL_DAYS) * 86_400);
     this.journalItemBytes = options.journalItemBytes ?? DEFAULT_JOURNAL_ITEM_BYTES;
     this.faults = new FaultInjector(options.beforeOperation);
