@@ -4,6 +4,8 @@
  * alarms and dashboard. The main resources are public fields so further constructs (CRM sync rules,
  * webhook delivery, "sync now") can be added to the stack later.
  */
+
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
@@ -24,10 +26,13 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { parseRulesText } from '../../shared/rules/model.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
 import type { NutcacheCdcConfig, OrganizationConfig } from '../config.ts';
+import { addSyncRulesFromSpecs, type CustomerSyncRule } from '../constructs/customer-sync-rule.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
 import { POLLER_SERVICE_NAME, PollerMetrics } from '../constructs/poller-metrics.ts';
+import { SyncNowEndpoint } from '../constructs/sync-now-endpoint.ts';
 import { anomalyEventSchema, customerChangeEventSchema, type EventSchemaDocument } from '../event-schemas.ts';
 
 /** The repository root (this file is infra/stacks/…). */
@@ -92,6 +97,10 @@ export class NutcacheCdcStack extends Stack {
   readonly alarmTopic?: sns.Topic;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
+  /** CRM sync rules of `syncRulesFile` (docs/sync-rules.md). */
+  readonly syncRules: readonly CustomerSyncRule[] = [];
+  /** The inbound "sync now" webhook, when the context value `nutcache-cdc:syncNow` is true (docs/webhooks.md). */
+  readonly syncNow?: SyncNowEndpoint;
 
   constructor(scope: Construct, id: string, props: NutcacheCdcStackProps) {
     super(scope, id, {
@@ -153,20 +162,22 @@ export class NutcacheCdcStack extends Stack {
     });
     const changeSchema = customerChangeEventSchema(this.eventSource, REPO_ROOT);
     this.changeEventSchemaOrigin = changeSchema.origin;
-    this.eventSchemas = [changeSchema, anomalyEventSchema(this.eventSource)].map((document, index) => {
-      const schema = new eventschemas.CfnSchema(
-        this,
-        index === 0 ? 'ChangeEventSchema' : 'AnomalyEventSchema',
-        {
-          registryName: this.schemaRegistry.attrRegistryName,
-          schemaName: document.name,
-          type: 'JSONSchemaDraft4',
-          description: document.description,
-          content: document.content,
-        },
-      );
-      return schema;
-    });
+    this.eventSchemas = [changeSchema, anomalyEventSchema(this.eventSource, REPO_ROOT)].map(
+      (document, index) => {
+        const schema = new eventschemas.CfnSchema(
+          this,
+          index === 0 ? 'ChangeEventSchema' : 'AnomalyEventSchema',
+          {
+            registryName: this.schemaRegistry.attrRegistryName,
+            schemaName: document.name,
+            type: 'JSONSchemaDraft4',
+            description: document.description,
+            content: document.content,
+          },
+        );
+        return schema;
+      },
+    );
 
     // --- Organizations: secrets --------------------------------------------------------------------
     const secretEntries = config.organizations.map((org) => {
@@ -337,6 +348,39 @@ export class NutcacheCdcStack extends Stack {
       });
     }
     if (this.alarmTopic) new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+
+    // --- CRM sync rules, signed webhooks, inbound "sync now" (docs/sync-rules.md, docs/webhooks.md) ----
+    const syncAlarmAction = this.alarmTopic ? new cloudwatchActions.SnsAction(this.alarmTopic) : undefined;
+    if (config.syncRulesFile) {
+      const file = resolve(config.syncRulesFile);
+      this.syncRules = addSyncRulesFromSpecs(this, {
+        rules: parseRulesText(readFileSync(file, 'utf8'), config.syncRulesFile),
+        eventBus: this.bus,
+        eventSource: this.eventSource,
+        ...(syncAlarmAction ? { alarmAction: syncAlarmAction } : {}),
+      });
+    }
+    if (
+      this.node.tryGetContext('nutcache-cdc:syncNow') === true ||
+      this.node.tryGetContext('nutcache-cdc:syncNow') === 'true'
+    ) {
+      const inboundSecret = new secretsmanager.Secret(this, 'InboundWebhookSecret', {
+        description:
+          'Standard Webhooks secret of the inbound "sync now" webhook (give callers whsec_<value>)',
+        generateSecretString: { passwordLength: 32, excludePunctuation: true },
+      });
+      Validations.of(inboundSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Rotated by hand with the callers (two secrets may be valid at once: docs/webhooks.md).',
+      });
+      this.syncNow = new SyncNowEndpoint(this, 'SyncNow', {
+        table: this.table,
+        poller: this.poller,
+        organizationGuids: config.organizations.map((org) => org.organizationGuid),
+        secret: inboundSecret,
+      });
+      new CfnOutput(this, 'InboundWebhookSecretArn', { value: inboundSecret.secretArn });
+    }
   }
 
   /** Adds an alarm to the stack's alarm list and, when configured, to the alarm e-mail topic. */
