@@ -1,8 +1,8 @@
 /**
  * The EventBridge schema documents (JSON Schema Draft 4) published to the schema registry, so consumers
- * can download typed bindings. The change-event schema is read from `schema/customer-change-event.schema.json`
- * (generated from shared/events/contract.ts by `npm run schema`) when that file exists, and otherwise
- * generated here from the same zod schema, so the registry can never drift from the contract.
+ * can download typed bindings. They are read from `schema/*.schema.json` (generated from
+ * shared/events/contract.ts by `npm run schema`) when those files exist, and otherwise generated here from
+ * the same zod schemas, so the registry can never drift from the contract.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -15,6 +15,7 @@ import {
 } from '../shared/events/contract.ts';
 
 export const CHANGE_EVENT_SCHEMA_FILE = 'schema/customer-change-event.schema.json';
+export const ANOMALY_EVENT_SCHEMA_FILE = 'schema/customer-sync-anomaly-event.schema.json';
 
 type JsonObject = { [key: string]: unknown };
 
@@ -67,29 +68,44 @@ function detailToDraft4(schema: z.ZodType): JsonObject {
   return z.toJSONSchema(schema, { target: 'draft-4', io: 'output' }) as JsonObject;
 }
 
-/** The change-event document: from the committed file when present, else generated from the contract. */
+/**
+ * Reads a committed schema file when present (an envelope, or a bare detail schema that is wrapped), else
+ * generates the document from the zod contract. The `source` is always set to the configured one.
+ */
+function schemaDocument(
+  repoRoot: string,
+  file: string,
+  options: { title: string; source: string; detailTypes: readonly string[]; detail: z.ZodType },
+): { document: JsonObject; origin: EventSchemaDocument['origin'] } {
+  const path = resolve(repoRoot, file);
+  if (!existsSync(path)) {
+    return { document: wrapAsEventSchema(detailToDraft4(options.detail), options), origin: 'generated' };
+  }
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!isObject(parsed)) throw new Error(`${file} is not a JSON Schema object`);
+  const properties = parsed.properties;
+  if (!(isObject(properties) && isObject(properties.detail))) {
+    return { document: wrapAsEventSchema(parsed, options), origin: 'file' };
+  }
+  return {
+    document: {
+      ...parsed,
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      properties: { ...properties, source: { type: 'string', enum: [options.source] } },
+    },
+    origin: 'file',
+  };
+}
+
+/** The change-event document (Customer Created / Updated / Deleted / Snapshot). */
 export function customerChangeEventSchema(source: string, repoRoot: string): EventSchemaDocument {
   const detailTypes = Object.values(DETAIL_TYPES);
-  const file = resolve(repoRoot, CHANGE_EVENT_SCHEMA_FILE);
-  let document: JsonObject;
-  let origin: EventSchemaDocument['origin'];
-  if (existsSync(file)) {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!isObject(parsed)) throw new Error(`${CHANGE_EVENT_SCHEMA_FILE} is not a JSON Schema object`);
-    const properties = parsed.properties;
-    const isEnvelope = isObject(properties) && isObject(properties.detail);
-    document = isEnvelope
-      ? { ...parsed, $schema: 'http://json-schema.org/draft-04/schema#' }
-      : wrapAsEventSchema(parsed, { title: 'CustomerChange', source, detailTypes });
-    origin = 'file';
-  } else {
-    document = wrapAsEventSchema(detailToDraft4(customerChangeDetailSchema), {
-      title: 'CustomerChange',
-      source,
-      detailTypes,
-    });
-    origin = 'generated';
-  }
+  const { document, origin } = schemaDocument(repoRoot, CHANGE_EVENT_SCHEMA_FILE, {
+    title: 'CustomerChange',
+    source,
+    detailTypes,
+    detail: customerChangeDetailSchema,
+  });
   return {
     name: `${source}@CustomerChange`,
     description: `${detailTypes.join(' / ')} events published by nutcache-cdc`,
@@ -98,17 +114,18 @@ export function customerChangeEventSchema(source: string, repoRoot: string): Eve
   };
 }
 
-/** The mass-deletion anomaly event document, generated from the contract. */
-export function anomalyEventSchema(source: string): EventSchemaDocument {
-  const document = wrapAsEventSchema(detailToDraft4(anomalyDetailSchema), {
+/** The mass-deletion anomaly event document. */
+export function anomalyEventSchema(source: string, repoRoot: string): EventSchemaDocument {
+  const { document, origin } = schemaDocument(repoRoot, ANOMALY_EVENT_SCHEMA_FILE, {
     title: 'CustomerSyncAnomaly',
     source,
     detailTypes: [ANOMALY_DETAIL_TYPE],
+    detail: anomalyDetailSchema,
   });
   return {
     name: `${source}@CustomerSyncAnomaly`,
     description: `${ANOMALY_DETAIL_TYPE} events (deletions held back by the mass-deletion guard)`,
     content: JSON.stringify(document),
-    origin: 'generated',
+    origin,
   };
 }
