@@ -56,6 +56,10 @@ const organizationSchema = z.strictObject({
     .max(1440, 'must be at most 1440 minutes (one day)')
     .default(15),
   initialEvents: initialEventsSchema.optional(),
+  /** Customers the organization is expected to hold: sizes the synth-time quota check (docs/quota.md). */
+  expectedCustomers: z.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
+  /** Organizations with the same group share one Nutcache API key, hence one daily budget. */
+  apiKeyGroup: z.string().min(1, 'must not be empty').optional(),
 });
 
 const eventBusSchema = z.discriminatedUnion(

@@ -8,7 +8,16 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Tags,
+  Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -26,6 +35,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import { parseRulesText } from '../../shared/rules/model.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
 import type { NutcacheCdcConfig, OrganizationConfig } from '../config.ts';
@@ -249,6 +259,18 @@ export class NutcacheCdcStack extends Stack {
     this.acknowledgeFunctionFindings(this.poller);
 
     // --- Organizations: schedules ------------------------------------------------------------------
+    // A schedule that cannot fit its API key's daily budget is reported at synth (docs/quota.md).
+    const budgetWarnings = checkScheduleBudget(
+      config.organizations.map((org) => ({
+        organizationGuid: org.organizationGuid,
+        rateMinutes: org.scheduleRateMinutes,
+        expectedCustomers: org.expectedCustomers ?? 0,
+        ...(org.apiKeyGroup !== undefined ? { apiKeyGroup: org.apiKeyGroup } : {}),
+      })),
+      config.dailyRequestBudget,
+    );
+    for (const warning of budgetWarnings)
+      Annotations.of(this).addWarningV2('nutcache-cdc:quota', warning.message);
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {
       scheduleGroupName: `nutcache-cdc-${env}`,
     });

@@ -1,4 +1,4 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../shared/config/env.ts';
 import { DETAIL_TYPES } from '../../shared/events/contract.ts';
@@ -490,5 +490,31 @@ describe('imported resources', () => {
     const { stack } = synthesise({ account: '123456789012', region: 'eu-west-1' });
     expect(stack.account).toBe('123456789012');
     expect(stack.region).toBe('eu-west-1');
+  });
+});
+
+describe('the synth-time quota check', () => {
+  it('warns about a schedule that cannot fit the daily budget of its API key, naming a safe rate', () => {
+    const { stack } = synthesise({
+      organizations: [{ organizationGuid: GUID_A, scheduleRateMinutes: 5, expectedCustomers: 10_000 }],
+    });
+    const warnings = Annotations.fromStack(stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('nutcache-cdc:quota'),
+    );
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]?.entry.data)).toMatch(/28,800.*8 minutes/s);
+  });
+
+  it('stays quiet when every schedule fits', () => {
+    const { stack } = synthesise({
+      organizations: [
+        { organizationGuid: GUID_A, scheduleRateMinutes: 15, expectedCustomers: 2_000, apiKeyGroup: 'k1' },
+        { organizationGuid: GUID_B, scheduleRateMinutes: 15, expectedCustomers: 2_000, apiKeyGroup: 'k1' },
+      ],
+    });
+    expect(
+      Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('nutcache-cdc:quota')),
+    ).toEqual([]);
   });
 });
