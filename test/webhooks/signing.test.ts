@@ -73,6 +73,14 @@ describe('signing secret values', () => {
     expect(parseSigningSecrets(a)).toEqual([a]);
   });
 
+  it('accepts a Secrets Manager generated 32-character alphanumeric value as a whsec_ secret', () => {
+    const generated = 'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z';
+    const [normalised] = parseSigningSecrets(generated);
+    expect(normalised).toBe(`whsec_${generated}`);
+    const headers = signWebhook('evt-1', Date.now(), body, [normalised ?? '']);
+    expect(() => new Webhook(`whsec_${generated}`).verify(body, { ...headers })).not.toThrow();
+  });
+
   it('rejects bad values without ever echoing them', () => {
     const short = `whsec_${Buffer.from('short').toString('base64')}`;
     for (const bad of ['plain-password', short, { secrets: [] }, { secret: 'x' }, '{not json']) {
