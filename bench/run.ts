@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --sizes 1000,10000,100000] [--no-bundle] [--out <file>]`
+ * `npm run bench [-- --sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--out <file>]`
  *
  * Polls the sandbox Nutcache API (rate limits off, no latency) through the real NutcacheClient, into the
  * DynamoDB snapshot store on an embedded DynamoDB (dynalite), publishing to a counting in-process bus.
@@ -41,6 +41,8 @@ interface Row {
     readonly snapshotsWritten: number;
     readonly putEvents: number;
   };
+  /** Wall time of every run (the median run is reported). */
+  readonly wallRunsMs: readonly number[];
   /** Wall time relative to the fetch-only baseline of the same size. */
   readonly vsFetchOnly?: number;
 }
@@ -68,7 +70,18 @@ function readFloor(size: number): number {
   return Math.ceil((size * INDEX_BYTES_PER_CUSTOMER) / READ_UNIT_BYTES);
 }
 
-async function benchSize(size: number, log: (line: string) => void): Promise<Row[]> {
+/** The run with the median wall time, with the highest peak RSS of all runs. */
+function median(runs: readonly ChildResult[]): ChildResult {
+  const sorted = [...runs].sort((a, b) => a.wallMs - b.wallMs);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)] as ChildResult;
+  return {
+    ...mid,
+    peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+    sampledPeakRssMb: Math.max(...runs.map((r) => r.sampledPeakRssMb ?? 0)),
+  };
+}
+
+async function benchSize(size: number, repeats: number, log: (line: string) => void): Promise<Row[]> {
   const sandbox = await startSandbox({
     documented: false,
     generated: size,
@@ -88,6 +101,11 @@ async function benchSize(size: number, log: (line: string) => void): Promise<Row
   };
   const pages = Math.ceil(size / 100);
   const rows: Row[] = [];
+  const measured = async (scenario: Scenario, task: ChildTask): Promise<ChildResult> => {
+    const result = await runChild(task);
+    if (!result.ok) throw new Error(`N=${size} ${scenario}: ${result.error ?? result.outcome ?? 'failed'}`);
+    return result;
+  };
   const step = async (
     scenario: Scenario,
     kind: ChildTask['kind'],
@@ -95,9 +113,8 @@ async function benchSize(size: number, log: (line: string) => void): Promise<Row
     floors: Row['floors'],
   ) => {
     log(`  N=${size.toLocaleString('en-US')} ${scenario} …`);
-    const result = await runChild({ kind, ...base });
-    if (!result.ok) throw new Error(`N=${size} ${scenario}: ${result.error ?? result.outcome ?? 'failed'}`);
-    rows.push({ size, scenario, result, changed, floors });
+    const result = await measured(scenario, { kind, ...base });
+    rows.push({ size, scenario, result, changed, floors, wallRunsMs: [result.wallMs] });
     return result;
   };
   try {
@@ -108,19 +125,37 @@ async function benchSize(size: number, log: (line: string) => void): Promise<Row
       snapshotsWritten: size,
       putEvents: Math.ceil(size / 10),
     });
-    const fetchOnly = await step('fetch-only', 'fetch', 0, {
-      nutcacheRequests: pages,
-      readUnits: 0,
-      writeUnits: 0,
-      snapshotsWritten: 0,
-      putEvents: 0,
+    // Fetch-only and unchanged runs alternate, `repeats` times each; the run with the median wall time is
+    // reported (the machine is shared: single runs are noisy). Neither changes any state.
+    const fetchRuns: ChildResult[] = [];
+    const unchangedRuns: ChildResult[] = [];
+    for (let r = 0; r < repeats; r++) {
+      log(`  N=${size.toLocaleString('en-US')} fetch-only and unchanged, run ${r + 1} of ${repeats} …`);
+      fetchRuns.push(await measured('fetch-only', { kind: 'fetch', ...base }));
+      unchangedRuns.push(await measured('unchanged', { kind: 'poll', ...base }));
+    }
+    const fetchOnly = median(fetchRuns);
+    rows.push({
+      size,
+      scenario: 'fetch-only',
+      result: fetchOnly,
+      changed: 0,
+      wallRunsMs: fetchRuns.map((r) => r.wallMs),
+      floors: { nutcacheRequests: pages, readUnits: 0, writeUnits: 0, snapshotsWritten: 0, putEvents: 0 },
     });
-    await step('unchanged', 'poll', 0, {
-      nutcacheRequests: pages,
-      readUnits: readFloor(size),
-      writeUnits: 0,
-      snapshotsWritten: 0,
-      putEvents: 0,
+    rows.push({
+      size,
+      scenario: 'unchanged',
+      result: median(unchangedRuns),
+      changed: 0,
+      wallRunsMs: unchangedRuns.map((r) => r.wallMs),
+      floors: {
+        nutcacheRequests: pages,
+        readUnits: readFloor(size),
+        writeUnits: 0,
+        snapshotsWritten: 0,
+        putEvents: 0,
+      },
     });
     // Edit one customer in a hundred, spread over the listing.
     const ids = sandbox.list().map((c) => c.id);
@@ -275,13 +310,14 @@ async function main(): Promise<void> {
     options: {
       sizes: { type: 'string', default: '1000,10000,100000' },
       'no-bundle': { type: 'boolean', default: false },
+      repeats: { type: 'string', default: '3' },
       out: { type: 'string', default: resolve(root, 'bench/results/latest.json') },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--no-bundle] [--out file.json]\n',
+      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--out file.json]\n',
     );
     return;
   }
@@ -290,12 +326,14 @@ async function main(): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 1)
       throw new Error(`--sizes: ${JSON.stringify(values.sizes)} is not a list of positive integers`);
   }
+  const repeats = Number(values.repeats);
+  if (!Number.isSafeInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   log(`nutcache-cdc benchmark: sizes ${sizes.map(int).join(', ')}`);
 
   const rows: Row[] = [];
-  for (const size of sizes) rows.push(...(await benchSize(size, log)));
+  for (const size of sizes) rows.push(...(await benchSize(size, repeats, log)));
 
   let bundle: BundleReport | undefined;
   if (!values['no-bundle']) {
@@ -344,6 +382,7 @@ async function main(): Promise<void> {
           changed: r.changed,
           floors: r.floors,
           vsFetchOnly: r.vsFetchOnly,
+          wallRunsMs: r.wallRunsMs,
           ...r.result,
         })),
         bundle,
