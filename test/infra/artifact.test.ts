@@ -103,7 +103,8 @@ describe('the bundled poller in cdk.out', () => {
     const fn = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function');
     functionProps = fn?.Properties ?? {};
     const schedule = Object.values(resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
-    scheduleInput = JSON.parse(String((schedule?.Properties?.Target as Json).Input));
+    if (!schedule?.Properties) throw new Error('no schedule in the template');
+    scheduleInput = JSON.parse(String((schedule.Properties.Target as Json).Input));
 
     // The asset manifest maps the template's S3 key to the staged bundle directory.
     const s3Key = (functionProps.Code as Json).S3Key as string;
