@@ -86,6 +86,10 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 }
 
 export function summarize(result: PollResult): string {
+  if (result.outcome === 'busy') {
+    const until = result.busyUntil !== undefined ? ` until ${new Date(result.busyUntil).toISOString()}` : '';
+    return `poll - busy: another poll of organization ${result.organizationGuid} holds the lease${until}; nothing was done`;
+  }
   const c = result.counts;
   const parts = [
     `${c.created} created`,
