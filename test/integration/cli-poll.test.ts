@@ -217,6 +217,14 @@ describe('nutcache-cdc poll against the sandbox (embedded DynamoDB, JSON lines)'
     expect(`${run.stdout}${run.stderr}`).not.toContain(password);
     expect(`${run.stdout}${run.stderr}`).not.toContain('someone@example.com');
   });
+
+  it('exits 64 with a one-line reason on a malformed option, before touching Nutcache', async () => {
+    const requests = sandbox.stats.requests;
+    const run = await cli(['poll', '--base-url', sandbox.url, '--initial-events', 'everything'], env);
+    expect(run.code).toBe(64);
+    expect(stderrLines(run)).toEqual([expect.stringContaining('--initial-events must be snapshot or none')]);
+    expect(sandbox.stats.requests).toBe(requests);
+  });
 });
 
 describe('nutcache-cdc poll against a shared DynamoDB table', () => {
