@@ -535,6 +535,78 @@ describe('engine × sandbox × dynalite: the mass-deletion guard', () => {
   });
 });
 
+/** Plain text of about `chars` characters, from a seeded pick of words (compresses like prose). */
+function prose(chars: number): string {
+  const words = [
+    'client',
+    'facture',
+    'projet',
+    'suivi',
+    'appel',
+    'rencontre',
+    'budget',
+    'contrat',
+    'livraison',
+  ];
+  let state = 17;
+  const out: string[] = [];
+  let length = 0;
+  while (length < chars) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    const word = words[state % words.length] ?? 'note';
+    out.push(word);
+    length += word.length + 1;
+  }
+  return out.join(' ');
+}
+
+/** Text that does not compress: base64 of seeded pseudo-random bytes (e.g. an image pasted in the notes). */
+function incompressible(chars: number): string {
+  const bytes = Buffer.alloc(Math.ceil((chars * 3) / 4));
+  let state = 99;
+  for (let i = 0; i < bytes.length; i++) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    bytes[i] = state >>> 16;
+  }
+  return bytes.toString('base64');
+}
+
+describe('engine × sandbox × dynalite: a customer too large for the store', () => {
+  it.each([
+    ['400 KB of notes (more than one DynamoDB item holds)', () => prose(400_000)],
+    ['200 KB of incompressible notes', () => incompressible(200_000)],
+  ])('does not stop change detection for the organization when a customer has %s', async (_name, notes) => {
+    const e = await initialised(FOUR_PAGES);
+    const ids = idsOf(e);
+    const big = at(ids, 0);
+    const sameTime = at(ids, 20);
+    const later = at(ids, 30);
+    const n = e.details().length;
+    e.sandbox.update(big, { Notes: notes() });
+    e.sandbox.update(sameTime, { name: 'Changed with the big one' });
+    const results: PollResult[] = [await e.poll()];
+    e.sandbox.update(later, { name: 'Changed afterwards' });
+    results.push(await e.poll());
+    const settled = e.bus.accepted.length;
+    results.push(await e.poll());
+
+    // The other customers' changes are delivered, whatever happened to the big one…
+    const delivered = changesOf(expectStableEventIds(e.since(n)));
+    expect(delivered).toContainEqual(['updated', sameTime]);
+    expect(delivered).toContainEqual(['updated', later]);
+    // …the big customer's change is not silently lost (published, reduced or not, or dead-lettered, or
+    // at least counted as a record that cannot be kept)…
+    const accountedFor =
+      delivered.some(([, id]) => id === big) ||
+      e.deadLetters.records.length > 0 ||
+      results.some((r) => r.counts.invalid > 0);
+    expect(accountedFor).toBe(true);
+    // …and the organization settles: a poll with nothing new is a success that publishes nothing.
+    expect(results[2]?.outcome, results[2]?.error).toBe('success');
+    expect(e.bus.accepted.length).toBe(settled);
+  });
+});
+
 describe('engine × sandbox × dynalite: the cost of an unchanged poll', () => {
   it('reads 10,000 customers in 100 Nutcache requests and about 40 read units, and writes nothing', async () => {
     env = await setup({ sandbox: { documented: false, generated: 10_000, seed: 3 } });
