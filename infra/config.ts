@@ -143,6 +143,8 @@ export const configSchema = z
       .default(30),
     /** CRM sync rules (YAML/JSON); loaded by the sync-rules constructs, passed through untouched here. */
     syncRulesFile: z.string().min(1, 'must not be empty').optional(),
+    /** Deploy the inbound "sync now" webhook (a Lambda function URL; docs/webhooks.md). */
+    syncNow: z.boolean().default(false),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

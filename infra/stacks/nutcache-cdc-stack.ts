@@ -109,7 +109,7 @@ export class NutcacheCdcStack extends Stack {
   readonly dashboard: cloudwatch.Dashboard;
   /** CRM sync rules of `syncRulesFile` (docs/sync-rules.md). */
   readonly syncRules: readonly CustomerSyncRule[] = [];
-  /** The inbound "sync now" webhook, when the context value `nutcache-cdc:syncNow` is true (docs/webhooks.md). */
+  /** The inbound "sync now" webhook, when the config's `syncNow` (or the context value `nutcache-cdc:syncNow`) is true. */
   readonly syncNow?: SyncNowEndpoint;
 
   constructor(scope: Construct, id: string, props: NutcacheCdcStackProps) {
@@ -227,8 +227,9 @@ export class NutcacheCdcStack extends Stack {
     this.secrets = new Map(secretEntries.map((e) => [e.org.organizationGuid, e.secret]));
 
     // --- The poller --------------------------------------------------------------------------------
-    // The poller pins this service name itself; environments sharing an account/region share its metrics.
-    const serviceName = POLLER_SERVICE_NAME;
+    // One service name per environment (POWERTOOLS_SERVICE_NAME): environments sharing an account and
+    // region keep their metrics and alarms apart.
+    const serviceName = `${POLLER_SERVICE_NAME}-${env}`;
     this.pollerMetrics = new PollerMetrics(serviceName);
     const bindings: OrganizationBinding[] = secretEntries.map((e) => ({
       organizationGuid: e.org.organizationGuid,
@@ -382,10 +383,8 @@ export class NutcacheCdcStack extends Stack {
         ...(syncAlarmAction ? { alarmAction: syncAlarmAction } : {}),
       });
     }
-    if (
-      this.node.tryGetContext('nutcache-cdc:syncNow') === true ||
-      this.node.tryGetContext('nutcache-cdc:syncNow') === 'true'
-    ) {
+    const syncNowContext = this.node.tryGetContext('nutcache-cdc:syncNow');
+    if (config.syncNow || syncNowContext === true || syncNowContext === 'true') {
       const inboundSecret = new secretsmanager.Secret(this, 'InboundWebhookSecret', {
         description:
           'Standard Webhooks secret of the inbound "sync now" webhook (give callers whsec_<value>)',

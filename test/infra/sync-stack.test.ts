@@ -36,6 +36,16 @@ describe('main stack with sync rules and sync now', () => {
     expect(nagFindings(built)).toEqual([]);
   });
 
+  it('deploys the sync-now endpoint when the configuration file asks for it', () => {
+    const built = buildApp({
+      config: configWith({ syncNow: true }),
+      pollerEntry: STAND_IN_POLLER,
+      builtinCloudFormationValidation: false,
+      context: { 'aws:cdk:bundling-stacks': [] },
+    });
+    Template.fromStack(built.stack).resourceCountIs('AWS::Lambda::Url', 1);
+  });
+
   it('leaves the public sync-now endpoint out unless asked for', () => {
     const template = Template.fromStack(build(false).stack);
     template.resourceCountIs('AWS::Lambda::Url', 0);
