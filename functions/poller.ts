@@ -46,8 +46,13 @@ const SECRETS_CACHE_KEY = 'nutcache-organization-secrets';
 /** Time kept free before the Lambda timeout to finish publishing and write the run record. */
 const SAFETY_MARGIN_MS = 20_000;
 
-const logger = new Logger({ serviceName: 'nutcache-cdc-poller' });
-const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName: 'nutcache-cdc-poller' });
+// POWERTOOLS_SERVICE_NAME (set by the stack) names the service, so two environments never share metrics.
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'nutcache-cdc-poller';
+const logger = new Logger({ serviceName });
+const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'NutcacheCdc',
+  serviceName,
+});
 const organizations = parseOrganizationsEnv(process.env[ENV.organizations]);
 const secretKeys = new Map(organizations.map((o, i) => [o.organizationGuid.toUpperCase(), `org${i}`]));
 

@@ -185,6 +185,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
   const leaseTtlMs = options.leaseTtlMs ?? 60_000;
   const startedAtMs = clock.now();
   const requestsAtStart = source.requestCount;
+  const throttledAtStart = source.throttledCount ?? 0;
   const counts = emptyCounts();
   const publishedEventIds: string[] = [];
   const mode = options.mode ?? 'poll';
@@ -571,6 +572,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     ...(error !== undefined ? { error, failure } : {}),
   };
   recordMetrics(metrics, result);
+  metrics.count('NutcacheThrottled', (source.throttledCount ?? 0) - throttledAtStart);
   const run: RunRecord = {
     pollId,
     pollNumber,

@@ -36,4 +36,6 @@ export interface CustomerSource {
   getCustomer(id: number, options?: GetCustomerOptions): Promise<ParsedCustomer | null>;
   /** How many HTTP requests this source has sent to Nutcache so far (retries included). */
   readonly requestCount: number;
+  /** How many 429 answers Nutcache has given this source so far, when the source knows. */
+  readonly throttledCount?: number;
 }

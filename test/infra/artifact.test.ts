@@ -252,7 +252,7 @@ describe('the bundled poller in cdk.out', () => {
     expect(withPollSucceeded?.d.Dimensions).toContainEqual(
       expect.arrayContaining(['service', 'organizationGuid']),
     );
-    expect(withPollSucceeded?.record.service).toBe(POLLER_SERVICE_NAME);
+    expect(withPollSucceeded?.record.service).toBe(`${POLLER_SERVICE_NAME}-test`);
     expect(withPollSucceeded?.record.organizationGuid).toBe(DEFAULT_ORGANIZATION_GUID);
   });
 });

@@ -293,7 +293,7 @@ describe('the stack for one organization (defaults)', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Metrics: [
         Match.objectLike({
-          Expression: `SELECT SUM(MassDeletionHeld) FROM SCHEMA("NutcacheCdc", organizationGuid, service) WHERE service = 'nutcache-cdc-poller'`,
+          Expression: `SELECT SUM(MassDeletionHeld) FROM SCHEMA("NutcacheCdc", organizationGuid, service) WHERE service = 'nutcache-cdc-poller-test'`,
         }),
       ],
     });
