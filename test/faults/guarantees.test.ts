@@ -3,8 +3,9 @@
  * sandbox organization — creations (some at the front of the listing), edits (including reverts to a
  * field's previous value and value-casing changes), deletions and key-casing changes — interleaved with
  * polls under random faults: 429 / 500 / timeouts / HTML / truncated bodies from Nutcache, page shifts
- * during a listing, PutEvents partial failures and rejected calls, store failures (a BatchWriteItem whose
- * UnprocessedItems never drain, failed reads and journal writes), and a crash at a random point of a poll
+ * during a listing, PutEvents partial failures and rejected calls, store failures (failed reads, journal
+ * writes and commits), BatchWriteItem / BatchGetItem answers with UnprocessedItems / UnprocessedKeys (on the
+ * DynamoDB store over dynalite, a sixth of the cases), and a crash at a random point of a poll
  * (a SimulatedCrash thrown from a store or bus call, after which the process is dead until the next poll and
  * its lease must lapse). After a final clean poll:
  * - the consumer contract rebuilds exactly the sandbox's customers, in acceptance order and in a shuffled,
@@ -14,7 +15,8 @@
  * - no false delete (checked when the event is handed to the bus), no spurious update, no invented state;
  * - a duplicate delivery shares its eventId and two different changes never share one.
  *
- * FAULT_CASES (default 200) and FAULT_SEED change the run; the figures are printed at the end.
+ * FAULT_CASES (default 300), FAULT_DYNAMO_CASES (default a sixth of it) and FAULT_SEED change the run;
+ * the figures are printed at the end.
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,7 +28,10 @@ import { NutcacheClient } from '../../shared/nutcache/client.ts';
 import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus, SimulatedCrash, seededRandom } from '../../shared/publish/memory.ts';
+import { createTable } from '../../shared/store/create-table.ts';
+import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import type { StoreFaultPoint } from '../../shared/store/faults.ts';
+import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
 import {
   ContractConsumer,
@@ -35,6 +40,7 @@ import {
   checkEvents,
   customerDetails,
   diffStates,
+  FlakyBatches,
   GuardedBus,
   noMetrics,
   ProcessLife,
@@ -43,7 +49,9 @@ import {
   VirtualClock,
 } from './harness.ts';
 
-const CASES = Number(process.env.FAULT_CASES ?? 200);
+const CASES = Number(process.env.FAULT_CASES ?? 300);
+/** Cases run against the DynamoDB store on dynalite (slower: every store call is an HTTP request). */
+const DYNAMO_CASES = Number(process.env.FAULT_DYNAMO_CASES ?? Math.max(20, Math.round(CASES / 6)));
 const SEED = Number(process.env.FAULT_SEED ?? 20_260_301);
 const LEASE_TTL_MS = 60_000;
 const POLL_INTERVAL_MS = 5 * 60_000;
@@ -98,6 +106,7 @@ interface PollStep {
     | { readonly where: 'bus'; readonly afterCalls: number; readonly acceptBeforeCrash: boolean }
     | null;
   readonly chunkSize: number;
+  readonly unprocessed: number;
 }
 
 type Step = { readonly kind: 'mutate'; readonly mutation: Mutation } | PollStep;
@@ -200,6 +209,8 @@ const pollArb: fc.Arbitrary<PollStep> = fc.record({
     { freq: 3 },
   ),
   chunkSize: fc.constantFrom(3, 7, 500),
+  /** Share of BatchWriteItem / BatchGetItem requests left unprocessed (DynamoDB store only). */
+  unprocessed: fc.constantFrom(0, 0, 0.3, 0.9),
 });
 
 const caseArb = fc.record({
@@ -229,6 +240,8 @@ const figures = {
   pageShifts: 0,
   busEntryFailures: 0,
   busCallRejections: 0,
+  unprocessed: 0,
+  dynamoCases: 0,
   events: 0,
   intermediateChecks: 0,
 };
@@ -237,7 +250,12 @@ const startedAt = Date.now();
 // ---------------------------------------------------------------------------------------------------
 // One case
 
-async function runCase(c: Case): Promise<void> {
+/** Where the snapshots live: the in-memory store, or the DynamoDB store on dynalite with flaky batches. */
+type Backend =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'dynamo'; readonly dynamo: LocalDynamo; readonly table: string };
+
+async function runCase(c: Case, backend: Backend): Promise<void> {
   const sandbox: Sandbox = await startSandbox({
     documented: false,
     generated: c.initialCustomers,
@@ -245,14 +263,14 @@ async function runCase(c: Case): Promise<void> {
     rateLimit: null,
   });
   try {
-    await exercise(sandbox, c);
+    await exercise(sandbox, c, backend);
   } finally {
     figures.nutcacheFaults += sandbox.stats.faultsFired;
     await sandbox.close();
   }
 }
 
-async function exercise(sandbox: Sandbox, c: Case): Promise<void> {
+async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<void> {
   const org = sandbox.organizationGuid;
   const clock = new VirtualClock(Date.parse('2026-03-01T08:00:00Z'));
   const life = new ProcessLife();
@@ -318,33 +336,41 @@ async function exercise(sandbox: Sandbox, c: Case): Promise<void> {
   let armedCrash: { point: StoreFaultPoint; skip: number } | undefined;
   let armedFault: { point: StoreFaultPoint; skip: number } | undefined;
   let crashPoint: StoreFaultPoint | 'bus' | undefined;
-  const store = new InMemorySnapshotStore({
-    clock,
-    beforeOperation: (point) => {
-      life.assertAlive();
-      if (armedCrash && armedCrash.point === point) {
-        if (armedCrash.skip === 0) {
-          armedCrash = undefined;
-          crashPoint = point;
-          life.kill();
-          throw new SimulatedCrash(-1, false);
-        }
-        armedCrash.skip -= 1;
+  const flaky = new FlakyBatches(seededRandom(c.deliverySeed ^ 0x0ddba11));
+  const beforeOperation = (point: StoreFaultPoint): void => {
+    life.assertAlive();
+    if (armedCrash && armedCrash.point === point) {
+      if (armedCrash.skip === 0) {
+        armedCrash = undefined;
+        crashPoint = point;
+        life.kill();
+        throw new SimulatedCrash(-1, false);
       }
-      if (armedFault && armedFault.point === point) {
-        if (armedFault.skip === 0) {
-          armedFault = undefined;
-          figures.storeFaults += 1;
-          throw new Error(
-            point.startsWith('commit')
-              ? 'BatchWriteItem: 4 of 25 writes still unprocessed after 8 attempts (injected UnprocessedItems)'
-              : `ProvisionedThroughputExceededException at ${point} (injected)`,
-          );
-        }
-        armedFault.skip -= 1;
+      armedCrash.skip -= 1;
+    }
+    if (armedFault && armedFault.point === point) {
+      if (armedFault.skip === 0) {
+        armedFault = undefined;
+        figures.storeFaults += 1;
+        throw new Error(
+          point.startsWith('commit')
+            ? 'BatchWriteItem: 4 of 25 writes still unprocessed after 8 attempts (injected UnprocessedItems)'
+            : `ProvisionedThroughputExceededException at ${point} (injected)`,
+        );
       }
-    },
-  });
+      armedFault.skip -= 1;
+    }
+  };
+  const store =
+    backend.kind === 'memory'
+      ? new InMemorySnapshotStore({ clock, beforeOperation })
+      : new DynamoSnapshotStore({
+          client: flaky.wrap(createDocumentClient(backend.dynamo.client)),
+          tableName: backend.table,
+          clock,
+          beforeOperation,
+          retry: { baseDelayMs: 20 },
+        });
   const memoryBus = new MemoryBus();
   const bus = new GuardedBus(memoryBus, life, sandbox, violations);
   const deadLetters = new MemoryDeadLetterSink(clock);
@@ -409,6 +435,7 @@ async function exercise(sandbox: Sandbox, c: Case): Promise<void> {
       });
     }
     if (step.bus) memoryBus.randomFaults(step.bus);
+    flaky.probability = step.unprocessed;
     if (step.storeFault) armedFault = { ...step.storeFault };
     crashPoint = undefined;
     if (step.crash?.where === 'store') armedCrash = { point: step.crash.point, skip: step.crash.skip };
@@ -417,16 +444,19 @@ async function exercise(sandbox: Sandbox, c: Case): Promise<void> {
     }
     const failedBefore = bus.failedEntries;
     const rejectedBefore = bus.rejectedCalls;
+    const unprocessedBefore = flaky.unprocessedItems + flaky.unprocessedKeys;
 
     const result = await poll({ chunkSize: step.chunkSize });
 
     const crashedOnBus = life.dead && crashPoint === undefined;
     sandbox.clearFaults();
     memoryBus.clearFaults();
+    flaky.probability = 0;
     armedCrash = undefined;
     armedFault = undefined;
     figures.busEntryFailures += bus.failedEntries - failedBefore;
     figures.busCallRejections += bus.rejectedCalls - rejectedBefore;
+    figures.unprocessed += flaky.unprocessedItems + flaky.unprocessedKeys - unprocessedBefore;
 
     if (life.dead) {
       figures.crashes += 1;
@@ -495,12 +525,14 @@ describe('the guarantees under random faults', () => {
       figures.storeFaults +
       figures.nutcacheFaults +
       figures.busEntryFailures +
-      figures.busCallRejections;
+      figures.busCallRejections +
+      figures.unprocessed;
     process.stdout.write(
-      `fault-injection suite: ${figures.cases} cases (seed ${SEED}), ${figures.polls} polls, ${faults} faults ` +
+      `fault-injection suite: ${figures.cases} cases (${figures.dynamoCases} on DynamoDB/dynalite; seed ${SEED}), ${figures.polls} polls, ${faults} faults ` +
         `[${figures.crashes} crashes (${figures.busyAfterCrash} next polls kept out by the lease), ` +
         `${figures.storeFaults} store failures, ${figures.nutcacheFaults} Nutcache faults incl. ${figures.pageShifts} page shifts, ` +
-        `${figures.busEntryFailures} PutEvents entry failures, ${figures.busCallRejections} rejected PutEvents calls], ` +
+        `${figures.busEntryFailures} PutEvents entry failures, ${figures.busCallRejections} rejected PutEvents calls, ` +
+        `${figures.unprocessed} items/keys left unprocessed by DynamoDB batches], ` +
         `${figures.events} events checked, ${figures.intermediateChecks} intermediate no-loss checks, in ${seconds} s\n`,
     );
   });
@@ -511,11 +543,35 @@ describe('the guarantees under random faults', () => {
       await fc.assert(
         fc.asyncProperty(caseArb, async (c) => {
           figures.cases += 1;
-          await runCase(c);
+          await runCase(c, { kind: 'memory' });
         }),
         { numRuns: CASES, seed: SEED },
       );
     },
     Math.max(240_000, CASES * 2_000),
+  );
+
+  it(
+    'keeps the guarantees on the DynamoDB store when batches come back with UnprocessedItems',
+    async () => {
+      const dynamo = await startLocalDynamo();
+      let n = 0;
+      try {
+        await fc.assert(
+          fc.asyncProperty(caseArb, async (c) => {
+            figures.cases += 1;
+            figures.dynamoCases += 1;
+            n += 1;
+            const table = `faults-${n}`;
+            await createTable(dynamo.client, table);
+            await runCase(c, { kind: 'dynamo', dynamo, table });
+          }),
+          { numRuns: DYNAMO_CASES, seed: SEED + 1 },
+        );
+      } finally {
+        await dynamo.close();
+      }
+    },
+    Math.max(240_000, DYNAMO_CASES * 10_000),
   );
 });

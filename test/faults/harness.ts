@@ -3,6 +3,13 @@
  * the event contract and the checks of the guarantees. Used by guarantees.test.ts.
  */
 
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import type { SandboxCustomers } from '../../sandbox/server.ts';
 import { type CanonicalCustomer, stableStringify } from '../../shared/customer.ts';
 import {
@@ -201,5 +208,66 @@ export function checkEvents(
     } else if (!d.after || !states.has(stableStringify(d.after))) {
       violations.add(`${d.changeType} event ${d.eventId} carries a state customer ${d.customerId} never had`);
     }
+  }
+}
+
+/**
+ * A DynamoDB document client that leaves a random share of each BatchWriteItem / BatchGetItem unprocessed,
+ * returning it in `UnprocessedItems` / `UnprocessedKeys` as DynamoDB does under throttling. Everything else
+ * passes through. `probability` can be changed between polls (0 turns it off).
+ */
+export class FlakyBatches {
+  probability = 0;
+  unprocessedItems = 0;
+  unprocessedKeys = 0;
+
+  constructor(private readonly random: () => number) {}
+
+  wrap(client: DynamoDBDocumentClient): DynamoDBDocumentClient {
+    const send = async (command: unknown): Promise<unknown> => {
+      if (this.probability > 0 && command instanceof BatchWriteCommand) {
+        const kept: NonNullable<BatchWriteCommandInput['RequestItems']> = {};
+        const dropped: NonNullable<BatchWriteCommandInput['RequestItems']> = {};
+        for (const [table, requests] of Object.entries(command.input.RequestItems ?? {})) {
+          for (const request of requests) {
+            const side = this.random() < this.probability ? dropped : kept;
+            const list = side[table] ?? [];
+            list.push(request);
+            side[table] = list;
+          }
+        }
+        const droppedCount = Object.values(dropped).reduce((n, r) => n + r.length, 0);
+        this.unprocessedItems += droppedCount;
+        const out =
+          Object.keys(kept).length > 0
+            ? await client.send(new BatchWriteCommand({ ...command.input, RequestItems: kept }))
+            : { $metadata: {} };
+        return { ...out, UnprocessedItems: droppedCount > 0 ? dropped : {} };
+      }
+      if (this.probability > 0 && command instanceof BatchGetCommand) {
+        const kept: NonNullable<BatchGetCommandInput['RequestItems']> = {};
+        const dropped: NonNullable<BatchGetCommandInput['RequestItems']> = {};
+        for (const [table, request] of Object.entries(command.input.RequestItems ?? {})) {
+          const keys = request.Keys ?? [];
+          const keep = keys.filter(() => this.random() >= this.probability);
+          const drop = keys.filter((k) => !keep.includes(k));
+          if (keep.length > 0) kept[table] = { ...request, Keys: keep };
+          if (drop.length > 0) dropped[table] = { ...request, Keys: drop };
+          this.unprocessedKeys += drop.length;
+        }
+        const out =
+          Object.keys(kept).length > 0
+            ? await client.send(new BatchGetCommand({ ...command.input, RequestItems: kept }))
+            : { $metadata: {}, Responses: {} };
+        return { ...out, UnprocessedKeys: dropped };
+      }
+      return client.send(command as Parameters<DynamoDBDocumentClient['send']>[0]);
+    };
+    return new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'send') return send;
+        return Reflect.get(target, property, receiver);
+      },
+    });
   }
 }
