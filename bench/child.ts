@@ -26,6 +26,8 @@ export interface ChildResult {
   readonly ok: boolean;
   readonly error?: string;
   readonly wallMs: number;
+  /** CPU time (user + system) of the poller process during the step: less sensitive to a busy machine. */
+  readonly cpuMs?: number;
   readonly customers: number;
   readonly pages: number;
   readonly nutcacheRequests: number;
@@ -79,6 +81,11 @@ async function run(task: ChildTask): Promise<ChildResult> {
   });
   const baselineRssMb = process.memoryUsage.rss() / 2 ** 20;
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
+  const cpuMs = () => {
+    const used = process.cpuUsage(cpuStart);
+    return (used.user + used.system) / 1000;
+  };
 
   if (task.kind === 'fetch') {
     // The baseline: list and parse every page, no diffing, no store, no bus.
@@ -91,6 +98,7 @@ async function run(task: ChildTask): Promise<ChildResult> {
     return {
       ok: true,
       wallMs: performance.now() - started,
+      cpuMs: cpuMs(),
       customers,
       pages,
       nutcacheRequests: source.requestCount,
@@ -120,11 +128,13 @@ async function run(task: ChildTask): Promise<ChildResult> {
     { organizationGuid: task.organizationGuid },
   );
   const wallMs = performance.now() - started;
+  const cpu = cpuMs();
   dynamo.destroy();
   return {
     ok: result.outcome === 'success',
     ...(result.error ? { error: result.error } : {}),
     wallMs,
+    cpuMs: cpu,
     customers: result.counts.customersListed,
     pages: result.counts.pages,
     nutcacheRequests: result.nutcacheRequests,
