@@ -396,6 +396,44 @@ describe('engine × sandbox × dynalite: an interrupted poll and its rerun', () 
   });
 });
 
+describe('engine × sandbox × dynalite: one poll of an organization at a time', () => {
+  it('lets exactly one of two simultaneous polls run; the other reports busy', async () => {
+    const e = await initialised(FOUR_PAGES);
+    const n = e.details().length;
+    const expected = makeFifteenChanges(e);
+    const outcomes = (await Promise.all([e.poll(), e.poll()])).map((r) => r.outcome).sort();
+    expect(outcomes).toEqual(['busy', 'success']);
+    expect(e.since(n)).toHaveLength(15);
+    expectDeliveredOnce(e, n, expected);
+  });
+
+  it('stops without publishing when its lease lapsed mid-listing and another poll took over', async () => {
+    const e = await initialised(FOUR_PAGES);
+    const n = e.details().length;
+    const expected = makeFifteenChanges(e);
+    // Poll A stalls on page 2 long enough (in virtual time) for its lease to lapse.
+    const stall = e.sandbox.inject({ kind: 'delay', ms: 1_000, page: 2 });
+    e.sandbox.afterPage(1, () => e.clock.advance(61_000));
+    const slow = e.poll();
+    const waitUntil = Date.now() + 10_000;
+    while (stall.hits === 0 && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 10));
+    expect(stall.hits).toBe(1);
+    // Poll B takes the lapsed lease and does the work.
+    const takeover = await e.poll();
+    expect(takeover.outcome).toBe('success');
+    const afterTakeover = e.bus.accepted.length;
+
+    const stale = await slow;
+    expect(stale.outcome).toBe('failed');
+    expect(stale.error).toMatch(/lease .* was lost/);
+    expect(e.bus.accepted.length).toBe(afterTakeover);
+    expectDeliveredOnce(e, n, expected);
+    const quiet = await e.poll();
+    expect(quiet.counts.committed).toBe(0);
+    expect(e.bus.accepted.length).toBe(afterTakeover);
+  });
+});
+
 describe('engine × sandbox × dynalite: partial failures of the bus and of DynamoDB', () => {
   it('re-sends only the PutEvents entries that were throttled, and delivers each change exactly once', async () => {
     const e = await initialised(FOUR_PAGES);
