@@ -199,6 +199,29 @@ describe('nutcache-cdc poll against the sandbox (embedded DynamoDB, JSON lines)'
     expect(summaries(run)).toEqual([expect.stringMatching(/ success: .*8 snapshots/)]);
   });
 
+  it('exits 75 without calling Nutcache when the daily request budget of the API key is spent', async () => {
+    // The polls above used more than 2 requests of today's budget (same --state-dir, same quota store).
+    const requests = sandbox.stats.requests;
+    const run = await cli(
+      [
+        'poll',
+        '--base-url',
+        sandbox.url,
+        '--state-dir',
+        dir,
+        '--events-file',
+        eventsFile,
+        '--daily-budget',
+        '2',
+      ],
+      env,
+    );
+    expect(run.code, run.stderr).toBe(75);
+    expect(summaries(run)).toEqual([expect.stringMatching(/ deferred \(daily Nutcache request budget/)]);
+    expect(sandbox.stats.requests).toBe(requests);
+    expect(newEvents()).toEqual([]);
+  });
+
   it('refuses to run without credentials, naming the missing variables and printing no value', async () => {
     const password = 'pw-that-must-never-be-printed-7f3a';
     const run = await cli(['poll', '--base-url', sandbox.url, '--state-dir', join(dir, 'none')], {
