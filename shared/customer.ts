@@ -65,7 +65,16 @@ export function stableStringify(value: JsonValue): string {
  * key order or casing Nutcache used.
  */
 export function customerHash(customer: CanonicalCustomer): string {
-  return createHash('sha256').update(stableStringify(customer)).digest('hex').slice(0, 16);
+  return customerDigest(customer).hash;
+}
+
+/** The content hash and the size in bytes (UTF-8 JSON) of a canonical customer, computed together. */
+export function customerDigest(customer: CanonicalCustomer): { hash: string; bytes: number } {
+  const text = stableStringify(customer);
+  return {
+    hash: createHash('sha256').update(text).digest('hex').slice(0, 16),
+    bytes: Buffer.byteLength(text, 'utf8'),
+  };
 }
 
 /** The fields of a customer whose value is not null (used as `changedFields` of non-update events). */

@@ -16,7 +16,7 @@
  *   atomically with the lease, so sequences only ever increase per customer, across crashes and reruns.
  */
 import { randomUUID } from 'node:crypto';
-import { type CanonicalCustomer, customerHash } from '../customer.ts';
+import { type CanonicalCustomer, customerDigest } from '../customer.ts';
 import type { BusEvent, ChangeType, CustomerChangeDetail } from '../events/contract.ts';
 import type { CustomerSource } from '../nutcache/types.ts';
 import type {
@@ -31,6 +31,12 @@ import type {
   StoredSnapshot,
 } from '../ports.ts';
 import { type PublishOutcome, publishEvents } from '../publish/reliable.ts';
+import {
+  DEFAULT_MAX_ENTRY_BYTES,
+  entrySize,
+  reduceOversizedEvent,
+  toBusEntry,
+} from '../publish/serialize.ts';
 import { buildChangeEvent, buildMassDeletionEvent, type ChangeContext } from './events.ts';
 
 export interface PollDependencies {
@@ -74,8 +80,13 @@ export interface PollOptions {
   readonly pageLimit?: number;
   /** Events journaled, published and committed together (default 500). */
   readonly chunkSize?: number;
-  /** Passed to the publisher (EventBridge's 256 KB by default). */
+  /** Passed to the publisher (EventBridge's 256 KB by default); larger events are reduced before journaling. */
   readonly maxEntryBytes?: number;
+  /**
+   * Largest customer record kept as a snapshot, in bytes of JSON (default 256 KB, so a snapshot and its
+   * journal entry always fit a 400 KB DynamoDB item). A larger record is quarantined like an invalid one.
+   */
+  readonly maxRecordBytes?: number;
   /** Called for each listed page (progress reporting). */
   readonly onPage?: (pageNumber: number, customersSoFar: number) => void;
 }
@@ -123,6 +134,7 @@ export interface PollResult {
 }
 
 export const DEFAULT_EVENT_SOURCE = 'nutcache.customers';
+export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 const DEFAULT_GUARD: MassDeletionGuard = { ratio: 0.25, minimum: 5 };
 
 /** Raised when the poll's lease was lost (expired and taken by another poll); nothing more is committed. */
@@ -348,8 +360,22 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     const changed = new Map<number, Observed>();
     /** Unchanged customers a resync reports as snapshots; a plain poll only counts them. */
     const resyncUnchanged = new Map<number, Observed>();
+    const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const observe = (customer: CanonicalCustomer): void => {
-      const hash = customerHash(customer);
+      const { hash, bytes } = customerDigest(customer);
+      if (bytes > maxRecordBytes) {
+        counts.invalid += 1;
+        invalidIds.add(customer.id);
+        changed.delete(customer.id);
+        metrics.count('CustomersOversized');
+        log.warn('customer record too large to keep as a snapshot; left as it was', {
+          ...runLog,
+          customerId: customer.id,
+          bytes,
+          maxRecordBytes,
+        });
+        return;
+      }
       if (index.get(customer.id) === hash) {
         counts.unchanged += 1;
         if (mode === 'resync') resyncUnchanged.set(customer.id, { customer, hash });
@@ -470,8 +496,21 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       record: o.customer,
       sequence: pollNumber,
     });
+    const maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    /** An event too large for the bus is reduced now, so what is journaled is exactly what is published. */
+    const fitted = (event: BusEvent): BusEvent => {
+      if (entrySize(toBusEntry(event)) <= maxEntryBytes) return event;
+      const reduced = reduceOversizedEvent(event, maxEntryBytes);
+      if (!reduced) return event; // the publisher dead-letters it
+      metrics.count('EventsTruncated');
+      log.warn('event too large for the bus: before/after left out (truncated: true)', {
+        ...runLog,
+        eventId: event.detail.eventId,
+      });
+      return reduced.event;
+    };
     const emit = (changeType: ChangeType, prior: CanonicalCustomer | null, now: Observed | null): void => {
-      const event = buildChangeEvent(ctx, changeType, prior, now?.customer ?? null);
+      const event = fitted(buildChangeEvent(ctx, changeType, prior, now?.customer ?? null));
       const customerId = (now?.customer ?? prior)?.id as number;
       entries.push({ customerId, event, snapshot: now ? snapshotOf(now) : null });
       counts[changeType] += 1;
@@ -494,7 +533,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         silentPuts.push(snapshotOf(observed));
         continue;
       }
-      entries.push({ customerId: id, event, snapshot: snapshotOf(observed) });
+      entries.push({ customerId: id, event: fitted(event), snapshot: snapshotOf(observed) });
       counts.updated += 1;
     }
     for (const observed of resyncUnchanged.values()) emit('snapshot', null, observed);

@@ -5,7 +5,8 @@
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { z } from 'zod';
-import type { JournalEntry } from '../ports.ts';
+import { type CanonicalCustomer, stableStringify } from '../customer.ts';
+import type { JournalEntry, StoredSnapshot } from '../ports.ts';
 import { storedSnapshotSchema } from './layout.ts';
 
 const gzipAsync = promisify(gzip);
@@ -30,9 +31,51 @@ const journalEntrySchema = z.object({
     time: z.string(),
     resources: z.array(z.string()).optional(),
   }),
-  snapshot: storedSnapshotSchema.nullable(),
+  snapshot: z
+    .union([
+      storedSnapshotSchema,
+      storedSnapshotSchema.omit({ record: true }).extend({ recordIsAfter: z.literal(true) }),
+    ])
+    .nullable(),
 });
 const journalPayloadSchema = z.array(journalEntrySchema);
+
+/** A snapshot in a journal item; its record is left out when it is the event's `after` (stored once). */
+type JournalSnapshot = StoredSnapshot | (Omit<StoredSnapshot, 'record'> & { readonly recordIsAfter: true });
+
+function afterOf(entry: JournalEntry): CanonicalCustomer | null | undefined {
+  const detail = entry.event.detail as { after?: CanonicalCustomer | null };
+  return detail.after;
+}
+
+/** The entry as written: the snapshot's record is not repeated when the event carries it as `after`. */
+function compact(entry: JournalEntry): {
+  customerId: number;
+  event: JournalEntry['event'];
+  snapshot: JournalSnapshot | null;
+} {
+  const { snapshot } = entry;
+  const after = afterOf(entry);
+  if (snapshot && after && stableStringify(after) === stableStringify(snapshot.record)) {
+    const { record: _inEvent, ...rest } = snapshot;
+    return { customerId: entry.customerId, event: entry.event, snapshot: { ...rest, recordIsAfter: true } };
+  }
+  return entry;
+}
+
+function expand(entry: {
+  customerId: number;
+  event: JournalEntry['event'];
+  snapshot: JournalSnapshot | null;
+}): JournalEntry {
+  const { snapshot } = entry;
+  if (!snapshot || !('recordIsAfter' in snapshot)) return entry as JournalEntry;
+  const { recordIsAfter: _flag, ...rest } = snapshot;
+  const record = afterOf(entry as JournalEntry);
+  if (!record)
+    throw new Error(`journal entry of customer ${entry.customerId} refers to an event without after`);
+  return { ...entry, snapshot: { ...rest, record } };
+}
 
 /**
  * Compresses `entries` into one or more payloads, in order, each at most `maxBytes` (unless one entry alone
@@ -43,7 +86,7 @@ export async function encodeJournal(
   maxBytes: number = DEFAULT_JOURNAL_ITEM_BYTES,
 ): Promise<Buffer[]> {
   if (entries.length === 0) return [];
-  const texts = entries.map((entry) => JSON.stringify(entry));
+  const texts = entries.map((entry) => JSON.stringify(compact(entry)));
   const out: Buffer[] = [];
   await pack(texts, maxBytes, out);
   return out;
@@ -100,5 +143,5 @@ export async function decodeJournal(key: string, payload: Uint8Array): Promise<J
     throw new Error(`journal item ${key} is corrupt: ${z.prettifyError(checked.error)}`);
   }
   // The raw parse result: entries come back exactly as written (zod's copy would drop unknown keys).
-  return value as JournalEntry[];
+  return (value as Parameters<typeof expand>[0][]).map(expand);
 }

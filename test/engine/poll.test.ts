@@ -307,3 +307,34 @@ describe('crashes and partial failures', () => {
     expect(env.metrics.get('EventsDeadLettered')).toBe(1);
   });
 });
+
+describe('customers too large for a snapshot or an event', () => {
+  beforeEach(async () => {
+    await env.poll();
+  });
+
+  it('reduces an event over the bus limit before journaling it, and still commits the snapshot', async () => {
+    env.source.put(customer(2, { notes: 'n'.repeat(200_000) }));
+    const result = await env.poll();
+    const update = env.details().find((d) => d.customerId === 2 && d.changeType === 'updated');
+    expect(update?.truncated).toBe(true);
+    expect(update?.after).toBeNull();
+    expect(update?.changedFields).toEqual(['notes']);
+    expect(env.metrics.get('EventsTruncated')).toBe(1);
+    expect(result.counts.committed).toBe(1);
+    const n = env.details().length;
+    await env.poll();
+    expect(env.details().length).toBe(n);
+  });
+
+  it('quarantines a record too large to keep, like an invalid one, and goes on with the others', async () => {
+    env.source.put(customer(3, { notes: 'x'.repeat(300_000) }));
+    env.source.put(customer(4, { name: 'Four' }));
+    const n = env.details().length;
+    const result = await env.poll();
+    expect(result.outcome).toBe('success');
+    expect(result.counts.invalid).toBe(1);
+    expect(env.metrics.get('CustomersOversized')).toBe(1);
+    expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([['updated', 4]]);
+  });
+});

@@ -85,3 +85,26 @@ describe('journal codec', () => {
     );
   });
 });
+
+describe('journal codec: records stored once', () => {
+  it('keeps a snapshot that equals its event’s after only once, and restores it exactly', async () => {
+    const entry = journalEntry('ORG', 7, 3, incompressible(100_000));
+    const [payload] = await encodeJournal([entry]);
+    // One copy of 100 KB of incompressible notes, not two.
+    expect(payload?.byteLength).toBeLessThan(150_000);
+    const [decoded] = await decodeJournal('k', payload as Buffer);
+    expect(decoded).toEqual(entry);
+  });
+
+  it('keeps a snapshot whose record differs from the event’s after (a truncated event) in full', async () => {
+    const entry = journalEntry('ORG', 8, 4, 'notes');
+    const truncated = {
+      ...entry,
+      event: { ...entry.event, detail: { ...entry.event.detail, after: null, truncated: true } },
+    };
+    const [payload] = await encodeJournal([truncated]);
+    const [decoded] = await decodeJournal('k', payload as Buffer);
+    expect(decoded).toEqual(truncated);
+    expect(decoded?.snapshot?.record).toEqual(entry.snapshot?.record);
+  });
+});
