@@ -122,12 +122,28 @@ export interface SnapshotStore {
   /**
    * Writes `puts` and deletes `deletes` (customer ids), then brings the index in line with `index`
    * (the caller's complete id → hash map after these changes; only the parts holding changed ids are written).
+   * The same as `commitSnapshots` followed by `commitIndex`.
    */
   commit(
     organizationGuid: string,
     puts: readonly StoredSnapshot[],
     deletes: readonly number[],
     index: ReadonlyMap<number, string>,
+  ): Promise<void>;
+  /** Writes `puts` and deletes `deletes` (customer items only; the index is left as it is). */
+  commitSnapshots(
+    organizationGuid: string,
+    puts: readonly StoredSnapshot[],
+    deletes: readonly number[],
+  ): Promise<void>;
+  /**
+   * Rewrites the parts of the index that hold `ids` from `index`, the caller's complete id → hash map. A
+   * caller that commits snapshots in many steps writes the index once, after the last of them.
+   */
+  commitIndex(
+    organizationGuid: string,
+    index: ReadonlyMap<number, string>,
+    ids: Iterable<number>,
   ): Promise<void>;
 
   updateOrgState(

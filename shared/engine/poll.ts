@@ -270,6 +270,13 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
   let failure: unknown;
   let listingComplete = false;
 
+  // Snapshots are committed chunk by chunk, right after their events were accepted; the index and the
+  // journal are settled once, at the end (`settle`): the index first, then the journal items whose every
+  // event is committed. A crash before that leaves the journal, and the next poll re-publishes and
+  // re-commits it, so the index is never behind a snapshot a consumer may have seen once the journal is gone.
+  const touched = new Set<number>();
+  const settledJournalKeys: string[] = [];
+
   /** Journal → publish → commit for one chunk of events. Returns false when something could not be committed. */
   const publishAndCommit = async (
     entries: readonly JournalEntry[],
@@ -308,14 +315,16 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       if (entry.snapshot === null) {
         if (index.has(entry.customerId)) deletes.push(entry.customerId);
         index.delete(entry.customerId);
+        touched.add(entry.customerId);
       } else if (index.get(entry.customerId) !== entry.snapshot.hash) {
         // (a resync's snapshot of an unchanged customer needs no write)
         puts.push(entry.snapshot);
         index.set(entry.customerId, entry.snapshot.hash);
+        touched.add(entry.customerId);
       }
     }
     await checkpoint();
-    if (puts.length > 0 || deletes.length > 0) await store.commit(org, puts, deletes, index);
+    if (puts.length > 0 || deletes.length > 0) await store.commitSnapshots(org, puts, deletes);
     counts.committed += puts.length + deletes.length;
     if (outcomeOfPublish.failed.length > 0) {
       // Keep the journal: the failed events may still have reached the bus, so the next poll re-publishes
@@ -327,8 +336,18 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       });
       return false;
     }
-    await store.deleteJournal(org, journalKeys);
+    settledJournalKeys.push(...journalKeys);
     return true;
+  };
+
+  /** Writes the index parts holding what this poll committed, then deletes the settled journal items. */
+  const settle = async (index: Map<number, string>): Promise<void> => {
+    if (touched.size === 0 && settledJournalKeys.length === 0) return;
+    await checkpoint();
+    if (touched.size > 0) await store.commitIndex(org, index, touched);
+    touched.clear();
+    if (settledJournalKeys.length > 0) await store.deleteJournal(org, settledJournalKeys);
+    settledJournalKeys.length = 0;
   };
 
   try {
@@ -350,6 +369,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       if (!ok) {
         outcome = 'partial';
         error = 'events journaled by an earlier poll could not all be published';
+        await settle(index);
         throw new RecoveryIncomplete();
       }
     }
@@ -481,13 +501,14 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       }
     }
 
-    // 4. Build the events. Full snapshots are read only for customers that changed or went away.
+    // 4. Plan the events. Full snapshots are read only for customers that changed or went away. Events
+    // are built lazily, chunk by chunk, so a large initial load never holds all of them in memory.
     const needBefore = [...[...changed.keys()].filter((id) => index.has(id)), ...confirmedAbsent];
     const before =
       needBefore.length > 0 ? await store.getSnapshots(org, needBefore) : new Map<number, StoredSnapshot>();
     const firstPoll = !state.initialized;
     const silentInitialLoad = firstPoll && (options.initialEvents ?? 'snapshot') === 'none';
-    const entries: JournalEntry[] = [];
+    /** Snapshot writes that need no event (an initial load without events, an index behind its snapshot). */
     const silentPuts: StoredSnapshot[] = [];
     const silentDeletes: number[] = [];
     const snapshotOf = (o: Observed): StoredSnapshot => ({
@@ -509,68 +530,111 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       });
       return reduced.event;
     };
-    const emit = (changeType: ChangeType, prior: CanonicalCustomer | null, now: Observed | null): void => {
+    const entryOf = (
+      changeType: ChangeType,
+      prior: CanonicalCustomer | null,
+      now: Observed | null,
+    ): JournalEntry => {
       const event = fitted(buildChangeEvent(ctx, changeType, prior, now?.customer ?? null));
       const customerId = (now?.customer ?? prior)?.id as number;
-      entries.push({ customerId, event, snapshot: now ? snapshotOf(now) : null });
       counts[changeType] += 1;
+      return { customerId, event, snapshot: now ? snapshotOf(now) : null };
     };
-    for (const [id, observed] of changed) {
-      const prior = before.get(id);
-      if (!prior) {
-        if (silentInitialLoad) silentPuts.push(snapshotOf(observed));
-        else emit(firstPoll || mode === 'resync' ? 'snapshot' : 'created', null, observed);
-        continue;
+    /** Yields each event to publish; `null` after each silent write, so the caller can flush those too. */
+    function* plan(): Generator<JournalEntry | null> {
+      for (const [id, observed] of changed) {
+        changed.delete(id); // let the record go once its event is built
+        const prior = before.get(id);
+        if (!prior) {
+          if (silentInitialLoad) {
+            silentPuts.push(snapshotOf(observed));
+            yield null;
+          } else {
+            yield entryOf(firstPoll || mode === 'resync' ? 'snapshot' : 'created', null, observed);
+          }
+          continue;
+        }
+        if (prior.hash === observed.hash) {
+          // The index was behind its snapshot (nothing a consumer has not seen): repair the index only.
+          if (mode === 'resync') yield entryOf('snapshot', null, observed);
+          else {
+            silentPuts.push(snapshotOf(observed));
+            yield null;
+          }
+          continue;
+        }
+        const event = buildChangeEvent(ctx, 'updated', prior.record, observed.customer);
+        if ((event.detail as CustomerChangeDetail).changedFields.length === 0) {
+          silentPuts.push(snapshotOf(observed));
+          yield null;
+          continue;
+        }
+        counts.updated += 1;
+        yield { customerId: id, event: fitted(event), snapshot: snapshotOf(observed) };
       }
-      if (prior.hash === observed.hash) {
-        // The index was behind its snapshot (nothing a consumer has not seen): repair the index only.
-        if (mode === 'resync') emit('snapshot', null, observed);
-        else silentPuts.push(snapshotOf(observed));
-        continue;
+      for (const [id, observed] of resyncUnchanged) {
+        resyncUnchanged.delete(id);
+        yield entryOf('snapshot', null, observed);
       }
-      const event = buildChangeEvent(ctx, 'updated', prior.record, observed.customer);
-      if ((event.detail as CustomerChangeDetail).changedFields.length === 0) {
-        silentPuts.push(snapshotOf(observed));
-        continue;
+      for (const id of confirmedAbsent) {
+        const prior = before.get(id);
+        if (prior) yield entryOf('deleted', prior.record, null);
+        else {
+          silentDeletes.push(id); // an index entry without its snapshot: drop it
+          yield null;
+        }
       }
-      entries.push({ customerId: id, event: fitted(event), snapshot: snapshotOf(observed) });
-      counts.updated += 1;
-    }
-    for (const observed of resyncUnchanged.values()) emit('snapshot', null, observed);
-    for (const id of confirmedAbsent) {
-      const prior = before.get(id);
-      if (prior) emit('deleted', prior.record, null);
-      else silentDeletes.push(id); // an index entry without its snapshot: drop it
     }
     if (mode === 'resync' && !listingComplete) {
       log.warn('resync did not see every customer; it stays requested', runLog);
     }
 
-    // 5. Journal, publish, commit: chunk by chunk, stopping at the deadline.
-    if (silentPuts.length > 0 || silentDeletes.length > 0) {
-      await checkpoint();
-      for (const p of silentPuts) index.set(p.customerId, p.hash);
-      for (const id of silentDeletes) index.delete(id);
-      await store.commit(org, silentPuts, silentDeletes, index);
-      counts.committed += silentPuts.length + silentDeletes.length;
-    }
+    // 5. Journal, publish, commit: chunk by chunk, stopping at the deadline; then settle index and journal.
     const chunkSize = options.chunkSize ?? 500;
-    for (let i = 0; i < entries.length; i += chunkSize) {
+    const flushSilent = async (): Promise<void> => {
+      if (silentPuts.length === 0 && silentDeletes.length === 0) return;
+      await checkpoint();
+      for (const p of silentPuts) {
+        index.set(p.customerId, p.hash);
+        touched.add(p.customerId);
+      }
+      for (const id of silentDeletes) {
+        index.delete(id);
+        touched.add(id);
+      }
+      await store.commitSnapshots(org, silentPuts, silentDeletes);
+      counts.committed += silentPuts.length + silentDeletes.length;
+      silentPuts.length = 0;
+      silentDeletes.length = 0;
+    };
+    const flushChunk = async (chunk: readonly JournalEntry[]): Promise<boolean> => {
+      if (chunk.length === 0) return true;
       if (pastDeadline()) {
         outcome = 'deadline';
-        log.warn('deadline reached before every change was published; the rest is redone next poll', {
-          ...runLog,
-          remaining: entries.length - i,
-        });
-        break;
+        log.warn('deadline reached before every change was published; the rest is redone next poll', runLog);
+        return false;
       }
-      const ok = await publishAndCommit(entries.slice(i, i + chunkSize), index);
-      if (!ok) {
-        outcome = 'partial';
-        error = 'some events could not be published';
-        break;
+      if (await publishAndCommit(chunk, index)) return true;
+      outcome = 'partial';
+      error = 'some events could not be published';
+      return false;
+    };
+    let chunk: JournalEntry[] = [];
+    let stopped = false;
+    for (const planned of plan()) {
+      if (planned) chunk.push(planned);
+      if (silentPuts.length + silentDeletes.length >= chunkSize) await flushSilent();
+      if (chunk.length >= chunkSize) {
+        if (!(await flushChunk(chunk))) {
+          stopped = true;
+          break;
+        }
+        chunk = [];
       }
     }
+    if (!stopped) await flushChunk(chunk);
+    await flushSilent();
+    await settle(index);
 
     const everythingCommitted = outcome === 'success' && listingComplete;
     if (everythingCommitted) {

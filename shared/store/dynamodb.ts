@@ -35,6 +35,7 @@ import {
   assertJournalKey,
   assertLeaseArgs,
   assertPollNumber,
+  checkIndex,
   checkOrgStatePatch,
   customerSk,
   DEFAULT_RUN_RECORD_TTL_DAYS,
@@ -44,6 +45,7 @@ import {
   journalPollPrefix,
   journalSk,
   normaliseCommit,
+  normaliseSnapshots,
   ORG_STATE_PATCH_FIELDS,
   orgPk,
   orgStateItemSchema,
@@ -360,8 +362,36 @@ export class DynamoSnapshotStore implements SnapshotStore {
     index: ReadonlyMap<number, string>,
   ): Promise<void> {
     await this.faults.check('commit', organizationGuid);
-    const pk = orgPk(organizationGuid);
     const changes = normaliseCommit(puts, deletes, index);
+    await this.writeSnapshots(organizationGuid, changes);
+    await this.writeIndex(organizationGuid, index, [...changes.puts.keys(), ...changes.deletes]);
+  }
+
+  async commitSnapshots(
+    organizationGuid: string,
+    puts: readonly StoredSnapshot[],
+    deletes: readonly number[],
+  ): Promise<void> {
+    await this.faults.check('commitSnapshots', organizationGuid);
+    await this.writeSnapshots(organizationGuid, normaliseSnapshots(puts, deletes));
+  }
+
+  async commitIndex(
+    organizationGuid: string,
+    index: ReadonlyMap<number, string>,
+    ids: Iterable<number>,
+  ): Promise<void> {
+    await this.faults.check('commitIndex', organizationGuid);
+    checkIndex(index);
+    await this.writeIndex(organizationGuid, index, ids);
+  }
+
+  /** Customer items, in batches of 25 (the 'commit:snapshots' fault point precedes each). */
+  private async writeSnapshots(
+    organizationGuid: string,
+    changes: { puts: ReadonlyMap<number, StoredSnapshot>; deletes: ReadonlySet<number> },
+  ): Promise<void> {
+    const pk = orgPk(organizationGuid);
     const requests: BatchWriteWriteRequest[] = [];
     for (const snapshot of changes.puts.values()) {
       const record = JSON.stringify(snapshot.record);
@@ -388,11 +418,19 @@ export class DynamoSnapshotStore implements SnapshotStore {
       await this.faults.check('commit:snapshots', organizationGuid);
       await this.batchWrite(batch);
     });
+  }
 
+  /** The index shards holding `ids`, rewritten from `index` (the 'commit:index' fault point precedes). */
+  private async writeIndex(
+    organizationGuid: string,
+    index: ReadonlyMap<number, string>,
+    ids: Iterable<number>,
+  ): Promise<void> {
     await this.faults.check('commit:index', organizationGuid);
+    const pk = orgPk(organizationGuid);
     const shards = new Set<number>();
-    for (const id of changes.puts.keys()) shards.add(id % INDEX_SHARDS);
-    for (const id of changes.deletes) shards.add(id % INDEX_SHARDS);
+    for (const id of ids) shards.add(id % INDEX_SHARDS);
+    if (shards.size === 0) return;
     const shardWrites: BatchWriteWriteRequest[] = [];
     for (const [shard, entries] of entriesOfShards(index, shards)) {
       const key = { [PK]: pk, [SORT]: indexSk(shard) };

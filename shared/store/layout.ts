@@ -189,21 +189,8 @@ export function normaliseCommit(
   deletes: readonly number[],
   index: ReadonlyMap<number, string>,
 ): { puts: Map<number, StoredSnapshot>; deletes: Set<number> } {
-  const putById = new Map<number, StoredSnapshot>();
-  for (const snapshot of puts) {
-    assertSnapshot(snapshot);
-    putById.set(snapshot.customerId, snapshot);
-  }
-  const deleted = new Set<number>();
-  for (const id of deletes) {
-    assertCustomerId(id);
-    if (putById.has(id)) throw new Error(`commit: customer ${id} is both written and deleted`);
-    deleted.add(id);
-  }
-  for (const [id, hash] of index) {
-    assertCustomerId(id);
-    assertHash(hash, id);
-  }
+  const { puts: putById, deletes: deleted } = normaliseSnapshots(puts, deletes);
+  checkIndex(index);
   // The index is the committed id → hash map after this commit: it must agree with what is written.
   for (const [id, snapshot] of putById) {
     if (index.get(id) !== snapshot.hash) {
@@ -216,6 +203,33 @@ export function normaliseCommit(
     if (index.has(id)) throw new Error(`commit: customer ${id} is deleted but still in the index`);
   }
   return { puts: putById, deletes: deleted };
+}
+
+/** Checks the customer writes of a commit: valid snapshots, no id both written and deleted. */
+export function normaliseSnapshots(
+  puts: readonly StoredSnapshot[],
+  deletes: readonly number[],
+): { puts: Map<number, StoredSnapshot>; deletes: Set<number> } {
+  const putById = new Map<number, StoredSnapshot>();
+  for (const snapshot of puts) {
+    assertSnapshot(snapshot);
+    putById.set(snapshot.customerId, snapshot);
+  }
+  const deleted = new Set<number>();
+  for (const id of deletes) {
+    assertCustomerId(id);
+    if (putById.has(id)) throw new Error(`commit: customer ${id} is both written and deleted`);
+    deleted.add(id);
+  }
+  return { puts: putById, deletes: deleted };
+}
+
+/** Checks every entry of an index map. */
+export function checkIndex(index: ReadonlyMap<number, string>): void {
+  for (const [id, hash] of index) {
+    assertCustomerId(id);
+    assertHash(hash, id);
+  }
 }
 
 export const orgStatePatchSchema = z.object({

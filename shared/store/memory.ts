@@ -23,12 +23,14 @@ import {
   assertJournalKey,
   assertLeaseArgs,
   assertPollNumber,
+  checkIndex,
   checkOrgStatePatch,
   DEFAULT_RUN_RECORD_TTL_DAYS,
   INDEX_SHARDS,
   journalChunkOf,
   journalSk,
   normaliseCommit,
+  normaliseSnapshots,
   orgPk,
   parseRecord,
   runRecordSchema,
@@ -214,9 +216,36 @@ export class InMemorySnapshotStore implements SnapshotStore {
     index: ReadonlyMap<number, string>,
   ): Promise<void> {
     await this.enter('commit', organizationGuid);
-    const org = this.org(organizationGuid);
     const changes = normaliseCommit(puts, deletes, index);
     // The same steps as DynamoDB: customer items in batches of 25, then the changed index shards.
+    await this.writeSnapshots(organizationGuid, changes);
+    await this.writeIndex(organizationGuid, index, [...changes.puts.keys(), ...changes.deletes]);
+  }
+
+  async commitSnapshots(
+    organizationGuid: string,
+    puts: readonly StoredSnapshot[],
+    deletes: readonly number[],
+  ): Promise<void> {
+    await this.enter('commitSnapshots', organizationGuid);
+    await this.writeSnapshots(organizationGuid, normaliseSnapshots(puts, deletes));
+  }
+
+  async commitIndex(
+    organizationGuid: string,
+    index: ReadonlyMap<number, string>,
+    ids: Iterable<number>,
+  ): Promise<void> {
+    await this.enter('commitIndex', organizationGuid);
+    checkIndex(index);
+    await this.writeIndex(organizationGuid, index, ids);
+  }
+
+  private async writeSnapshots(
+    organizationGuid: string,
+    changes: { puts: ReadonlyMap<number, StoredSnapshot>; deletes: ReadonlySet<number> },
+  ): Promise<void> {
+    const org = this.org(organizationGuid);
     type Write = { put: StoredSnapshot } | { delete: number };
     const writes: Write[] = [
       ...[...changes.puts.values()].map((put) => ({ put })),
@@ -233,10 +262,17 @@ export class InMemorySnapshotStore implements SnapshotStore {
         }
       }
     }
+  }
+
+  private async writeIndex(
+    organizationGuid: string,
+    index: ReadonlyMap<number, string>,
+    ids: Iterable<number>,
+  ): Promise<void> {
     await this.faults.check('commit:index', organizationGuid);
+    const org = this.org(organizationGuid);
     const shards = new Set<number>();
-    for (const id of changes.puts.keys()) shards.add(id % INDEX_SHARDS);
-    for (const id of changes.deletes) shards.add(id % INDEX_SHARDS);
+    for (const id of ids) shards.add(id % INDEX_SHARDS);
     for (const [shard, entries] of entriesOfShards(index, shards)) {
       if (entries.length === 0) org.shards.delete(shard);
       else org.shards.set(shard, encodeShard(entries));

@@ -247,7 +247,7 @@ describe('crashes and partial failures', () => {
 
   it('does not lose a change reverted between a crash after publishing and the rerun', async () => {
     env.source.put(customer(2, { status: 1 }));
-    env.store.failNext('commit');
+    env.store.failNext('commitSnapshots');
     expect((await env.poll()).outcome).toBe('failed');
     // The consumer has seen status 1. The customer goes back to 0 before the next poll.
     env.source.put(customer(2, { status: 0 }));
@@ -261,6 +261,8 @@ describe('crashes and partial failures', () => {
     'writeJournal:item',
     'commit:snapshots',
     'commit:index',
+    'commitSnapshots',
+    'commitIndex',
     'deleteJournal',
     'getSnapshots',
     'loadIndex',

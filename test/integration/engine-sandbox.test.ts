@@ -344,7 +344,7 @@ const interruptions: Interruption[] = [
   },
   {
     name: 'mid-commit of the second chunk, after the first chunk was committed',
-    arm: (e) => e.store.failNext('commit:index', new Error('process died in commit'), { skip: 1 }),
+    arm: (e) => e.store.failNext('commitSnapshots', new Error('process died in commit'), { skip: 1 }),
   },
   {
     name: 'before the journal is deleted',
