@@ -87,6 +87,11 @@ export interface PollOptions {
    * journal entry always fit a 400 KB DynamoDB item). A larger record is quarantined like an invalid one.
    */
   readonly maxRecordBytes?: number;
+  /**
+   * Nutcache requests this poll may send (e.g. what is left of the API key's daily budget). Deletion
+   * confirmations stop when it is spent; the candidates wait for the next poll.
+   */
+  readonly requestAllowance?: number;
   /** Called for each listed page (progress reporting). */
   readonly onPage?: (pageNumber: number, customersSoFar: number) => void;
 }
@@ -200,7 +205,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
   const throttledAtStart = source.throttledCount ?? 0;
   const counts = emptyCounts();
   const publishedEventIds: string[] = [];
-  const mode = options.mode ?? 'poll';
+  let mode: 'poll' | 'resync' = options.mode ?? 'poll';
 
   const lease = await store.acquireLease(org, owner, leaseTtlMs);
   if (!lease.acquired) {
@@ -224,6 +229,9 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     };
   }
 
+  // A resync cut short (deadline, failure) stays requested in the organization's state, and the next
+  // poll carries it on.
+  if (options.mode === undefined && lease.state.resyncRequested) mode = 'resync';
   const pollNumber = lease.pollNumber;
   const pollId = options.pollId ?? `${pollNumber}-${randomUUID().slice(0, 8)}`;
   const ctx: ChangeContext = {
@@ -237,14 +245,18 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
   log.info('poll started', runLog);
 
   // The lease is renewed in the background (real time) and checked before every publish and commit.
+  // The lease is only trusted until `leaseConfirmedUntil`: the start of the last successful acquisition or
+  // renewal plus its duration. A renewal that fails (throttling, network) does not extend it, so a poll cut
+  // off from the store stops before another poll can have taken over.
   let leaseLost = false;
-  let lastRenewal = clock.now();
+  let leaseConfirmedUntil = startedAtMs + leaseTtlMs;
   const renew = async (): Promise<void> => {
     if (leaseLost) return;
+    const attemptedAt = clock.now();
     try {
       const ok = await store.renewLease(org, owner, leaseTtlMs);
-      lastRenewal = clock.now();
-      if (!ok) leaseLost = true;
+      if (ok) leaseConfirmedUntil = attemptedAt + leaseTtlMs;
+      else leaseLost = true;
     } catch (error) {
       log.warn('lease renewal failed; will retry', { ...runLog, error: errorMessage(error) });
     }
@@ -252,7 +264,9 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
   const timer = setInterval(() => void renew(), Math.max(1_000, Math.floor(leaseTtlMs / 3)));
   timer.unref();
   const checkpoint = async (): Promise<void> => {
-    if (clock.now() - lastRenewal >= leaseTtlMs / 3) await renew();
+    // Renew when less than two thirds of the lease are left; give up when less than a third is.
+    if (leaseConfirmedUntil - clock.now() < (leaseTtlMs * 2) / 3) await renew();
+    if (!leaseLost && leaseConfirmedUntil - clock.now() < leaseTtlMs / 3) leaseLost = true;
     if (leaseLost) throw new LeaseLostError(org);
   };
 
@@ -352,6 +366,8 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
 
   try {
     const state = lease.state;
+    if (mode === 'resync' && !state.resyncRequested)
+      await store.updateOrgState(org, { resyncRequested: true });
     const index = await store.loadIndex(org);
 
     // 1. Finish what a crashed poll left in flight.
@@ -471,8 +487,18 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         publishedEventIds.push(...anomalyOutcome.published);
         counts.published += anomalyOutcome.published.length;
       } else {
+        const allowance = options.requestAllowance;
+        let stopConfirming: string | undefined;
         for (const id of candidates) {
-          if (nearDeadline()) {
+          if (!stopConfirming && nearDeadline()) stopConfirming = 'the deadline is near';
+          if (
+            !stopConfirming &&
+            allowance !== undefined &&
+            source.requestCount - requestsAtStart >= allowance
+          ) {
+            stopConfirming = 'the request allowance is spent';
+          }
+          if (stopConfirming) {
             counts.deletionsUnconfirmed += 1;
             continue;
           }
@@ -495,7 +521,18 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
               customerId: id,
               error: errorMessage(lookupError),
             });
+            // Throttled or refused: asking again for every other candidate would only make it worse.
+            const status = (lookupError as { status?: unknown }).status;
+            if (status === 429 || status === 401 || status === 403)
+              stopConfirming = `Nutcache answered ${status}`;
           }
+        }
+        if (stopConfirming) {
+          log.warn('deletion confirmations stopped; the rest wait for the next poll', {
+            ...runLog,
+            reason: stopConfirming,
+            unconfirmed: counts.deletionsUnconfirmed,
+          });
         }
         counts.deletionsConfirmedAbsent = confirmedAbsent.length;
       }
@@ -550,7 +587,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
             silentPuts.push(snapshotOf(observed));
             yield null;
           } else {
-            yield entryOf(firstPoll || mode === 'resync' ? 'snapshot' : 'created', null, observed);
+            yield entryOf(firstPoll ? 'snapshot' : 'created', null, observed);
           }
           continue;
         }
@@ -726,7 +763,6 @@ function recordMetrics(metrics: MetricsSink, result: PollResult): void {
   metrics.count('CustomersDeleted', c.deleted);
   metrics.count('CustomersSnapshot', c.snapshot);
   metrics.count('CustomersInvalid', c.invalid);
-  metrics.count('EventsPublished', c.published);
   metrics.count('NutcacheRequests', result.nutcacheRequests);
   metrics.gauge('PollDurationMs', result.durationMs, 'Milliseconds');
 }

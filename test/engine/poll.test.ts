@@ -340,3 +340,83 @@ describe('customers too large for a snapshot or an event', () => {
     expect(env.since(n).map((d) => [d.changeType, d.customerId])).toEqual([['updated', 4]]);
   });
 });
+
+describe('findings of the review', () => {
+  beforeEach(async () => {
+    await env.poll();
+  });
+
+  it('stops without publishing when its lease cannot be confirmed (renewals failing) past a third of its life', async () => {
+    env.source.put(customer(1, { name: 'Changed' }));
+    env.source.pageSize = 2;
+    // Every renewal fails, and each page takes 15 s: the lease (60 s) cannot be trusted by the end.
+    const renew = env.store.renewLease.bind(env.store);
+    env.store.renewLease = async () => {
+      throw new Error('throttled');
+    };
+    env.source.afterPage = () => env.clock.advance(15_000);
+    const n = env.bus.accepted.length;
+    const result = await env.poll();
+    env.store.renewLease = renew;
+    env.source.afterPage = undefined;
+    expect(result.outcome).toBe('failed');
+    expect(result.error).toMatch(/lease/);
+    expect(env.bus.accepted.length).toBe(n);
+  });
+
+  it('reports a customer found by a resync as created, not as a snapshot', async () => {
+    env.source.put(customer(42, { name: 'New during resync' }));
+    const n = env.details().length;
+    await env.poll({ mode: 'resync' });
+    const found = env.since(n).filter((d) => d.customerId === 42);
+    expect(found.map((d) => d.changeType)).toEqual(['created']);
+  });
+
+  it('carries on a resync that a deadline cut short in the next poll', async () => {
+    env.source.pageSize = 2;
+    env.source.afterPage = () => env.clock.advance(5_000);
+    const cut = await env.poll({
+      mode: 'resync',
+      deadline: env.clock.now() + 9_000,
+      deadlineReserveMs: 1_000,
+    });
+    env.source.afterPage = undefined;
+    expect(cut.outcome).toBe('deadline');
+    const n = env.details().length;
+    const next = await env.poll();
+    expect(next.outcome).toBe('success');
+    expect(env.since(n).filter((d) => d.changeType === 'snapshot')).toHaveLength(8);
+    const m = env.details().length;
+    await env.poll();
+    expect(env.details().length).toBe(m); // the resync is done: no more snapshots
+  });
+
+  it('stops confirming deletions when the request allowance is spent', async () => {
+    for (const id of [1, 2]) env.source.remove(id);
+    const result = await env.poll({ requestAllowance: 2 }); // the listing (1 page) + one GET
+    expect(result.counts.deletionsConfirmedAbsent).toBe(1);
+    expect(result.counts.deletionsUnconfirmed).toBe(1);
+    expect(result.nutcacheRequests).toBe(2);
+  });
+
+  it('stops confirming deletions after Nutcache answers 429', async () => {
+    for (const id of [1, 2, 3]) env.source.remove(id);
+    const throttled = Object.assign(new Error('429'), { status: 429 });
+    const get = env.source.getCustomer.bind(env.source);
+    env.source.getCustomer = async (id: number) => {
+      env.source.requestCount += 1;
+      throw throttled;
+    };
+    const result = await env.poll();
+    env.source.getCustomer = get;
+    expect(result.counts.deletionsUnconfirmed).toBe(3);
+    expect(result.nutcacheRequests).toBe(2); // one page, one refused GET, then no more
+  });
+
+  it('counts each published event once in EventsPublished', async () => {
+    env.source.put(customer(5, { name: 'x' }));
+    const before = env.metrics.get('EventsPublished');
+    await env.poll();
+    expect(env.metrics.get('EventsPublished') - before).toBe(1);
+  });
+});
