@@ -33,6 +33,9 @@ export const KNOWN_CUSTOMER_FIELDS = [
 
 export type KnownCustomerField = (typeof KNOWN_CUSTOMER_FIELDS)[number];
 
+/** Largest customer id accepted (15 digits: it keys DynamoDB items and the index). */
+export const MAX_CUSTOMER_ID = 999_999_999_999_999;
+
 /** Fields Nutcache sends that are not customer data and are never kept. */
 export const DROPPED_CUSTOMER_FIELDS = ['type', 'links'] as const;
 

@@ -509,6 +509,9 @@ export class NutcacheClient implements CustomerSource {
           if (status === 429) {
             this.throttled++;
             const retryAfter = parseRetryAfter(outcome.reply.retryAfter, this.clock.now());
+            // Every request of this API key waits, even when this one gives up (a long Retry-After, the
+            // deadline): the next request would otherwise go straight into the throttled key.
+            if (retryAfter !== undefined) this.limiter.pauseUntil(this.clock.now() + retryAfter);
             if (retryAfter !== undefined && retryAfter > this.retry.maxRetryAfterMs) {
               throw new NutcacheHttpError({ method, path, status, excerpt, attempts: attempt });
             }

@@ -21,6 +21,7 @@ import {
   DROPPED_CUSTOMER_FIELDS,
   type JsonValue,
   type KnownCustomerField,
+  MAX_CUSTOMER_ID,
   stableStringify,
 } from '../customer.ts';
 import type { ParsedCustomer } from './types.ts';
@@ -40,7 +41,7 @@ const nullableNumber = z.number().nullable().optional();
 const nullableString = z.string().nullable().optional();
 
 const fieldSchemas = {
-  id: z.number().int(),
+  id: z.number().int().min(0).max(MAX_CUSTOMER_ID),
   organization: nullableNumber,
   name: nullableString,
   status: nullableNumber,
@@ -78,9 +79,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function idOf(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
-  if (typeof value === 'string' && /^-?\d{1,15}$/.test(value.trim())) return Number(value.trim());
-  return undefined;
+  const id =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\d{1,15}$/.test(value.trim())
+        ? Number(value.trim())
+        : undefined;
+  return id !== undefined && Number.isSafeInteger(id) && id >= 0 && id <= MAX_CUSTOMER_ID ? id : undefined;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

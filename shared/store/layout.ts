@@ -2,8 +2,10 @@
  * The item layout of the single store table, shared by the DynamoDB adapter and the in-memory store so both
  * build the same keys and reject the same bad input. See docs/data-model.md.
  */
+
 import { z } from 'zod';
 import type { CanonicalCustomer } from '../customer.ts';
+import { MAX_CUSTOMER_ID } from '../customer.ts';
 import { canonicalCustomerSchema } from '../events/contract.ts';
 import type { RunRecord, StoredSnapshot } from '../ports.ts';
 
@@ -11,7 +13,7 @@ import type { RunRecord, StoredSnapshot } from '../ports.ts';
 export const INDEX_SHARDS = 256;
 
 /** Largest customer id the key layout can hold (15 zero-padded digits). */
-export const MAX_CUSTOMER_ID = 999_999_999_999_999;
+export { MAX_CUSTOMER_ID };
 
 /** Largest poll number a journal key can hold (12 zero-padded digits). */
 export const MAX_POLL_NUMBER = 999_999_999_999;

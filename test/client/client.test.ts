@@ -413,6 +413,26 @@ describe('NutcacheClient retries', () => {
     expect(clock.sleeps).toEqual([]);
   });
 
+  it('still holds the API key for a Retry-After it does not wait for itself', async () => {
+    const clock = new FakeClock();
+    const limiter = new SlidingWindowLimiter({}, clock);
+    const { fetch, requests } = scriptedFetch(
+      (_, i) => (i === 0 ? text('', 429, { 'retry-after': '3600' }) : json({ customers: [customer(1)] })),
+      clock,
+    );
+    const client = new NutcacheClient({
+      baseUrl: BASE,
+      organizationGuid: ORG,
+      credentials,
+      clock,
+      fetch,
+      rateLimit: limiter,
+    });
+    await expect(client.getCustomer(1)).rejects.toMatchObject({ status: 429 });
+    await client.getCustomer(1);
+    expect(requests.map((r) => r.at - (requests[0]?.at ?? 0))).toEqual([0, 3_600_000]);
+  });
+
   it('backs off with full jitter on 5xx and succeeds', async () => {
     const { client, clock, requests } = setup(
       (_, i) => (i < 2 ? text('oops', 503) : json({ customers: [customer(1)] })),

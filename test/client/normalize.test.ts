@@ -158,3 +158,11 @@ describe('normalizeCustomer', () => {
     );
   });
 });
+
+describe('customer ids the store cannot key', () => {
+  it.each([-1, 1_000_000_000_000_000])('sets aside a record with id %s instead of passing it on', (id) => {
+    const parsed = normalizeCustomer({ id, name: 'x' });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(/id/);
+  });
+});
