@@ -26,6 +26,7 @@ import { NutcacheClient } from '../shared/nutcache/client.ts';
 import { clientConfigFromSecret, parseNutcacheSecret } from '../shared/nutcache/secret.ts';
 import { SqsDeadLetterSink } from '../shared/publish/dead-letter.ts';
 import { EventBridgeBus } from '../shared/publish/eventbridge.ts';
+import { DynamoQuotaStore } from '../shared/quota/dynamodb.ts';
 import {
   findOrganization,
   parseOrganizationsEnv,
@@ -57,10 +58,22 @@ const organizations = parseOrganizationsEnv(process.env[ENV.organizations]);
 const secretKeys = new Map(organizations.map((o, i) => [o.organizationGuid.toUpperCase(), `org${i}`]));
 
 const secretsClient = new SecretsManagerClient({});
-const store = new DynamoSnapshotStore({
-  client: createDocumentClient(new DynamoDBClient({})),
-  tableName: requiredEnv(ENV.tableName),
-});
+const documentClient = createDocumentClient(new DynamoDBClient({}));
+const tableName = requiredEnv(ENV.tableName);
+const store = new DynamoSnapshotStore({ client: documentClient, tableName });
+/** Each poll is admitted against its API key's daily Nutcache budget, counted in the same table. */
+const quota = {
+  store: new DynamoQuotaStore({ client: documentClient, tableName }),
+  dailyBudget: parseDailyBudget(process.env[ENV.dailyRequestBudget]),
+};
+
+function parseDailyBudget(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 20_000;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`${ENV.dailyRequestBudget} must be a whole number >= 1`);
+  return n;
+}
 const bus = new EventBridgeBus({
   client: new EventBridgeClient({}),
   eventBusName: requiredEnv(ENV.eventBusName),
@@ -115,7 +128,14 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
         return parseNutcacheSecret(answer.SecretString, organization.secretArn);
       },
       createSource: (secret) =>
-        new NutcacheClient({ ...clientConfigFromSecret(secret), deadline, logger, clock: systemClock }),
+        new NutcacheClient({
+          ...clientConfigFromSecret(secret),
+          deadline,
+          logger,
+          clock: systemClock,
+          ...(organization.rateLimit ? { rateLimit: organization.rateLimit } : {}),
+        }),
+      quota,
     },
     {
       organizationGuid: organization.organizationGuid,

@@ -148,7 +148,29 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
+    const groupSizes = new Map<string, number>();
+    for (const org of config.organizations) {
+      if (org.apiKeyGroup) groupSizes.set(org.apiKeyGroup, (groupSizes.get(org.apiKeyGroup) ?? 0) + 1);
+    }
     config.organizations.forEach((org, index) => {
+      const sharing = org.apiKeyGroup ? (groupSizes.get(org.apiKeyGroup) ?? 1) : 1;
+      if (sharing > MAX_ORGANIZATIONS_PER_API_KEY) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organizations', index, 'apiKeyGroup'],
+          message: `is shared by ${sharing} organizations; at most ${MAX_ORGANIZATIONS_PER_API_KEY} can share one API key (each gets 1/${sharing} of its 4 requests a second)`,
+        });
+      }
+      if (org.expectedCustomers !== undefined && sharing <= MAX_ORGANIZATIONS_PER_API_KEY) {
+        const minutes = listingMinutes(org.expectedCustomers, sharing);
+        if (minutes > MAX_LISTING_MINUTES) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['organizations', index, 'expectedCustomers'],
+            message: `a full listing of ${org.expectedCustomers} customers takes about ${Math.ceil(minutes)} minutes at this API key's rate, more than the poller's ${MAX_LISTING_MINUTES} minutes`,
+          });
+        }
+      }
       const guid = org.organizationGuid.toLowerCase();
       if (seen.has(guid)) {
         ctx.addIssue({
@@ -167,6 +189,26 @@ export const configSchema = z
       }
     });
   });
+
+/** The client's limits per API key (under Nutcache's 5/s and 200/min), shared by the organizations of a key. */
+export const CLIENT_RATE_PER_SECOND = 4;
+export const CLIENT_RATE_PER_MINUTE = 180;
+export const MAX_ORGANIZATIONS_PER_API_KEY = 4;
+/** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
+export const MAX_LISTING_MINUTES = 13;
+
+/** The request rate one organization gets when `sharing` organizations poll with the same API key. */
+export function rateShare(sharing: number): { perSecond: number; perMinute: number } {
+  return {
+    perSecond: Math.max(1, Math.floor(CLIENT_RATE_PER_SECOND / sharing)),
+    perMinute: Math.max(1, Math.floor(CLIENT_RATE_PER_MINUTE / sharing)),
+  };
+}
+
+/** Minutes a full listing of `customers` takes at the rate of one of `sharing` organizations of a key. */
+export function listingMinutes(customers: number, sharing: number): number {
+  return Math.ceil(customers / 100) / rateShare(sharing).perMinute;
+}
 
 export type NutcacheCdcConfig = z.output<typeof configSchema>;
 export type NutcacheCdcConfigInput = z.input<typeof configSchema>;

@@ -69,6 +69,8 @@ export interface OrganizationBinding {
   readonly organizationGuid: string;
   readonly secret: secretsmanager.ISecret;
   readonly initialEvents: 'snapshot' | 'none';
+  /** The organization's share of its API key's request rate. */
+  readonly rateLimit?: { readonly perSecond: number; readonly perMinute: number };
 }
 
 export class NutcacheFunction extends NodejsFunction {
@@ -176,6 +178,7 @@ export class NutcacheFunction extends NodejsFunction {
       organizationGuid: org.organizationGuid,
       secretArn: org.secret.secretArn,
       initialEvents: org.initialEvents,
+      ...(org.rateLimit ? { rateLimit: org.rateLimit } : {}),
     }));
     this.addEnvironment(ENV.organizations, Stack.of(this).toJsonString(value));
     for (const org of organizations) org.secret.grantRead(this);

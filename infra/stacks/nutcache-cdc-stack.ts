@@ -38,7 +38,7 @@ import { ENV } from '../../shared/config/env.ts';
 import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import { parseRulesText } from '../../shared/rules/model.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
-import type { NutcacheCdcConfig, OrganizationConfig } from '../config.ts';
+import { type NutcacheCdcConfig, type OrganizationConfig, rateShare } from '../config.ts';
 import { addSyncRulesFromSpecs, type CustomerSyncRule } from '../constructs/customer-sync-rule.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
 import { POLLER_SERVICE_NAME, PollerMetrics } from '../constructs/poller-metrics.ts';
@@ -51,7 +51,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export const DEFAULT_POLLER_ENTRY = resolve(REPO_ROOT, 'functions/poller.ts');
 
 /** How long one poll may run: the handler stops about 20 s before the function timeout. */
-export const POLLER_TIMEOUT = Duration.minutes(5);
+/** Lambda's maximum: at 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md). */
+export const POLLER_TIMEOUT = Duration.minutes(15);
 export const POLLER_MEMORY_MB = 512;
 /** Scheduler retries of an invocation Lambda did not accept (throttled, service error). */
 export const SCHEDULE_RETRY_ATTEMPTS = 3;
@@ -231,10 +232,17 @@ export class NutcacheCdcStack extends Stack {
     // region keep their metrics and alarms apart.
     const serviceName = `${POLLER_SERVICE_NAME}-${env}`;
     this.pollerMetrics = new PollerMetrics(serviceName);
+    // Organizations sharing an API key split its request rate: their polls may run at the same time in
+    // different Lambda instances, and each instance's limiter only knows its own requests.
+    const sharingKey = (org: OrganizationConfig) => org.apiKeyGroup ?? `guid:${org.organizationGuid}`;
+    const groupSize = new Map<string, number>();
+    for (const org of config.organizations)
+      groupSize.set(sharingKey(org), (groupSize.get(sharingKey(org)) ?? 0) + 1);
     const bindings: OrganizationBinding[] = secretEntries.map((e) => ({
       organizationGuid: e.org.organizationGuid,
       secret: e.secret,
       initialEvents: e.org.initialEvents ?? config.initialEvents,
+      rateLimit: rateShare(groupSize.get(sharingKey(e.org)) ?? 1),
     }));
     this.poller = new NutcacheFunction(this, 'Poller', {
       entry: props.pollerEntry ?? DEFAULT_POLLER_ENTRY,

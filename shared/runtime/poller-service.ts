@@ -58,7 +58,12 @@ export async function pollWithCredentials(
     if (!admission.admitted) return deferred(options, deps.clock.now(), admission.plan.resetsAt);
     const requestsBefore = source.requestCount;
     try {
-      return await runPoll({ ...deps, source }, options);
+      // The poll may spend what was left of today's budget, no more (deletion confirmations stop there).
+      const allowance = Math.min(
+        options.requestAllowance ?? Number.POSITIVE_INFINITY,
+        admission.plan.remaining,
+      );
+      return await runPoll({ ...deps, source }, { ...options, requestAllowance: allowance });
     } finally {
       await admission.reservation.settle(source.requestCount - requestsBefore);
     }

@@ -128,7 +128,7 @@ describe('the stack for one organization (defaults)', () => {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       MemorySize: 512,
-      Timeout: 300,
+      Timeout: 900,
       ReservedConcurrentExecutions: 1,
       Handler: 'index.handler',
       TracingConfig: { Mode: 'Active' },
@@ -157,7 +157,12 @@ describe('the stack for one organization (defaults)', () => {
     });
     const organizations = JSON.parse(resolveIntrinsics(variables[ENV.organizations], (id) => `<${id}>`));
     expect(organizations).toEqual([
-      { organizationGuid: GUID_A, secretArn: `<${secretIdOf(template)}>`, initialEvents: 'snapshot' },
+      {
+        organizationGuid: GUID_A,
+        secretArn: `<${secretIdOf(template)}>`,
+        initialEvents: 'snapshot',
+        rateLimit: { perSecond: 4, perMinute: 180 },
+      },
     ]);
   });
 
