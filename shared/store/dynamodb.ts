@@ -188,18 +188,24 @@ export class DynamoSnapshotStore implements SnapshotStore {
     await this.faults.check('acquireLease', organizationGuid);
     assertLeaseArgs(owner, ttlMs);
     const key = this.stateKey(organizationGuid);
+    // One conditional UpdateItem takes the lease and hands out the next poll number: the current time in
+    // seconds when the stored number is below it (`nextPollNumber`), else the stored number plus one.
     // A failed condition followed by a lease that is already gone again is a race with a release: retry.
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 4; attempt++) {
       const now = this.clock.now();
+      const byClock = attempt % 2 === 0;
       try {
         const out = await this.call('UpdateItem', 'write', () =>
           this.client.send(
             new UpdateCommand({
               TableName: this.table,
               Key: key,
-              UpdateExpression:
-                'SET #owner = :owner, #exp = :exp, #guid = :guid, #init = if_not_exists(#init, :false) ADD #poll :one',
-              ConditionExpression: 'attribute_not_exists(#owner) OR #exp < :now OR #owner = :owner',
+              UpdateExpression: byClock
+                ? 'SET #owner = :owner, #exp = :exp, #guid = :guid, #init = if_not_exists(#init, :false), #poll = :clock'
+                : 'SET #owner = :owner, #exp = :exp, #guid = :guid, #init = if_not_exists(#init, :false) ADD #poll :one',
+              ConditionExpression: byClock
+                ? '(attribute_not_exists(#owner) OR #exp < :now OR #owner = :owner) AND (attribute_not_exists(#poll) OR #poll < :clock)'
+                : '(attribute_not_exists(#owner) OR #exp < :now OR #owner = :owner) AND #poll >= :clock',
               ExpressionAttributeNames: {
                 '#owner': 'leaseOwner',
                 '#exp': 'leaseExpiresAt',
@@ -213,7 +219,8 @@ export class DynamoSnapshotStore implements SnapshotStore {
                 ':now': now,
                 ':guid': organizationGuid,
                 ':false': false,
-                ':one': 1,
+                ':clock': Math.floor(now / 1000),
+                ...(byClock ? {} : { ':one': 1 }),
               },
               ReturnValues: 'ALL_NEW',
               ReturnConsumedCapacity: 'TOTAL',
@@ -226,9 +233,15 @@ export class DynamoSnapshotStore implements SnapshotStore {
         if (!isConditionFailure(err)) throw err;
       }
       const item = await this.getStateItem(organizationGuid);
-      if (item?.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {
+      const leaseFree =
+        item?.leaseOwner === undefined ||
+        item.leaseExpiresAt === undefined ||
+        item.leaseExpiresAt < this.clock.now() ||
+        item.leaseOwner === owner;
+      if (!leaseFree && item?.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {
         return { acquired: false, holder: item.leaseOwner, expiresAt: item.leaseExpiresAt };
       }
+      // The lease is free: the poll-number half of the condition failed; the other form fits.
     }
     throw new Error(`acquireLease: the lease of organization ${organizationGuid} kept changing; try again`);
   }

@@ -226,6 +226,16 @@ export function normaliseSnapshots(
   return { puts: putById, deletes: deleted };
 }
 
+/**
+ * The next poll number: one more than the last, and never below the current time in whole seconds since
+ * the epoch. Poll numbers are the events' sequences (and part of their ids), so they must keep increasing
+ * even when the table is restored from a backup or created anew; the clock carries them past every number
+ * handed out before.
+ */
+export function nextPollNumber(last: number | undefined, nowMs: number): number {
+  return Math.max((last ?? 0) + 1, Math.floor(nowMs / 1000));
+}
+
 /** Checks every entry of an index map. */
 export function checkIndex(index: ReadonlyMap<number, string>): void {
   for (const [id, hash] of index) {

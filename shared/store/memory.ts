@@ -29,6 +29,7 @@ import {
   INDEX_SHARDS,
   journalChunkOf,
   journalSk,
+  nextPollNumber,
   normaliseCommit,
   normaliseSnapshots,
   orgPk,
@@ -134,7 +135,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
     const state: StateItem = {
       ...(current ?? { pollNumber: 0, initialized: false }),
       organizationGuid,
-      pollNumber: (current?.pollNumber ?? 0) + 1,
+      pollNumber: nextPollNumber(current?.pollNumber, now),
       leaseOwner: owner,
       leaseExpiresAt: now + ttlMs,
     };

@@ -33,14 +33,27 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
   }
 
   describe(`${name}: lease`, () => {
-    it('hands the lease and poll number 1 to the first caller', async () => {
-      const { store, org } = await setup();
+    it('hands the lease to the first caller, with the current time in seconds as its poll number', async () => {
+      const { store, clock, org } = await setup();
       const result = await store.acquireLease(org, 'worker-a', TTL);
+      const first = Math.floor(clock.now() / 1000);
       expect(result).toEqual({
         acquired: true,
-        pollNumber: 1,
-        state: { organizationGuid: org, pollNumber: 1, initialized: false },
+        pollNumber: first,
+        state: { organizationGuid: org, pollNumber: first, initialized: false },
       });
+    });
+
+    it('keeps poll numbers above every earlier one when the table is recreated or restored', async () => {
+      const { store, clock, org } = await setup();
+      const before = await store.acquireLease(org, 'worker-a', TTL);
+      await store.acquireLease(org, 'worker-a', TTL);
+      await store.acquireLease(org, 'worker-a', TTL);
+      clock.advance(TTL + 5_000);
+      const recreated = await makeStore(clock); // an empty table, as after a restore or a new deployment
+      const after = await recreated.acquireLease(org, 'worker-b', TTL);
+      if (!before.acquired || !after.acquired) throw new Error('expected the lease');
+      expect(after.pollNumber).toBeGreaterThan(before.pollNumber + 2);
     });
 
     it('refuses a second owner while the lease runs, naming the holder and its expiry', async () => {
@@ -66,10 +79,11 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
 
     it('lets another owner take an expired lease, with the next poll number', async () => {
       const { store, clock, org } = await setup();
-      await store.acquireLease(org, 'worker-a', TTL);
+      const first = await store.acquireLease(org, 'worker-a', TTL);
       clock.advance(TTL + 1);
       const result = await store.acquireLease(org, 'worker-b', TTL);
-      expect(result).toMatchObject({ acquired: true, pollNumber: 2 });
+      if (!first.acquired || !result.acquired) throw new Error('expected the lease');
+      expect(result.pollNumber).toBeGreaterThan(first.pollNumber);
       expect(await store.renewLease(org, 'worker-a', TTL)).toBe(false);
     });
 
@@ -91,10 +105,14 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
     });
 
     it('frees the lease on release so another owner gets it at once', async () => {
-      const { store, org } = await setup();
+      const { store, clock, org } = await setup();
       await store.acquireLease(org, 'worker-a', TTL);
       await store.releaseLease(org, 'worker-a');
-      expect(await store.acquireLease(org, 'worker-b', TTL)).toMatchObject({ acquired: true, pollNumber: 2 });
+      // Within the same second: one more than the last poll number.
+      expect(await store.acquireLease(org, 'worker-b', TTL)).toMatchObject({
+        acquired: true,
+        pollNumber: Math.floor(clock.now() / 1000) + 1,
+      });
     });
 
     it('ignores a release by someone who does not hold the lease', async () => {
@@ -124,18 +142,19 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
       const same = await store.acquireLease(org, 'worker-x', TTL);
       if (!again.acquired || !same.acquired) throw new Error('expected the lease');
       seen.push(again.pollNumber, same.pollNumber);
-      expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
-      expect((await store.getOrgState(org))?.pollNumber).toBe(6);
+      expect(seen).toHaveLength(6);
+      for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1] as number);
+      expect((await store.getOrgState(org))?.pollNumber).toBe(seen[5]);
     });
 
     it('keeps separate leases and poll numbers per organization', async () => {
-      const { store, org } = await setup();
+      const { store, clock, org } = await setup();
       const other = randomUUID();
       await store.acquireLease(org, 'worker-a', TTL);
       await store.acquireLease(org, 'worker-a', TTL);
       expect(await store.acquireLease(other, 'worker-b', TTL)).toMatchObject({
         acquired: true,
-        pollNumber: 1,
+        pollNumber: Math.floor(clock.now() / 1000),
       });
     });
 
@@ -156,7 +175,7 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
     });
 
     it('applies a patch without touching the lease or the poll number', async () => {
-      const { store, org } = await setup();
+      const { store, clock, org } = await setup();
       await store.acquireLease(org, 'worker-a', TTL);
       await store.updateOrgState(org, {
         initialized: true,
@@ -168,7 +187,7 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
       });
       expect(await store.getOrgState(org)).toEqual({
         organizationGuid: org,
-        pollNumber: 1,
+        pollNumber: Math.floor(clock.now() / 1000),
         initialized: true,
         lastPages: 12,
         lastSuccessAt: '2026-01-15T12:00:00.000Z',
@@ -187,7 +206,7 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
       await store.releaseLease(org, 'worker-a');
       expect(await store.acquireLease(org, 'worker-b', TTL)).toMatchObject({
         acquired: true,
-        pollNumber: 2,
+        pollNumber: Math.floor(clock.now() / 1000) + 1,
         state: { initialized: true, lastPages: 12 },
       });
     });
@@ -404,11 +423,14 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
 
   describe(`${name}: fault injection`, () => {
     it('fails the chosen call once and leaves the store usable', async () => {
-      const { store, org } = await setup();
+      const { store, clock, org } = await setup();
       store.failNext('acquireLease', new Error('injected'));
       await expect(store.acquireLease(org, 'worker-a', TTL)).rejects.toThrow('injected');
       expect(await store.getOrgState(org)).toBeUndefined();
-      expect(await store.acquireLease(org, 'worker-a', TTL)).toMatchObject({ acquired: true, pollNumber: 1 });
+      expect(await store.acquireLease(org, 'worker-a', TTL)).toMatchObject({
+        acquired: true,
+        pollNumber: Math.floor(clock.now() / 1000),
+      });
     });
 
     it('can crash a journal write between its items', async () => {

@@ -136,7 +136,7 @@ describe('DynamoSnapshotStore lease calls', () => {
     ddb.reset();
   });
 
-  it('takes the lease in one conditional update that also counts the poll', async () => {
+  it('takes the lease in one conditional update that also hands out the poll number', async () => {
     const store = makeStore([]);
     ddb.on(UpdateCommand).resolves({
       Attributes: { organizationGuid: 'org', pollNumber: 8, initialized: true, leaseOwner: 'me' },
@@ -148,8 +148,13 @@ describe('DynamoSnapshotStore lease calls', () => {
       state: { organizationGuid: 'org', pollNumber: 8, initialized: true },
     });
     const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(input?.ConditionExpression).toBe('attribute_not_exists(#owner) OR #exp < :now OR #owner = :owner');
-    expect(input?.UpdateExpression).toContain('ADD #poll :one');
+    expect(input?.ConditionExpression).toBe(
+      '(attribute_not_exists(#owner) OR #exp < :now OR #owner = :owner) AND (attribute_not_exists(#poll) OR #poll < :clock)',
+    );
+    expect(input?.UpdateExpression).toContain('#poll = :clock');
+    expect(input?.ExpressionAttributeValues?.[':clock']).toBe(
+      Math.floor(Number(input?.ExpressionAttributeValues?.[':now']) / 1000),
+    );
     expect(input?.ReturnValues).toBe('ALL_NEW');
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
@@ -161,13 +166,14 @@ describe('DynamoSnapshotStore lease calls', () => {
       .rejects(
         new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
       );
+    const expiresAt = Date.now() + 60_000;
     ddb.on(GetCommand).resolves({
-      Item: { organizationGuid: 'org', pollNumber: 3, leaseOwner: 'other', leaseExpiresAt: 5000 },
+      Item: { organizationGuid: 'org', pollNumber: 3, leaseOwner: 'other', leaseExpiresAt: expiresAt },
     });
     expect(await store.acquireLease('org', 'me', 1000)).toEqual({
       acquired: false,
       holder: 'other',
-      expiresAt: 5000,
+      expiresAt,
     });
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
     expect(await store.renewLease('org', 'me', 1000)).toBe(false);
