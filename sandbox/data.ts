@@ -450,6 +450,8 @@ export class CustomerStore {
   readonly #initial: readonly SandboxCustomer[];
   /** Sorted by id ascending. */
   #records: SandboxCustomer[] = [];
+  /** The largest id ever held (deleted ones included): new customers get larger ids. */
+  #highestId = 0;
   #byId = new Map<number, SandboxCustomer>();
 
   constructor(organizationId: number, initial: readonly SandboxCustomer[]) {
@@ -461,6 +463,7 @@ export class CustomerStore {
   /** Restores the records the store started with. */
   reset(): void {
     this.#records = this.#initial.map(clone).sort((a, b) => a.id - b.id);
+    this.#highestId = this.#records.reduce((max, r) => Math.max(max, r.id), 0);
     this.#byId = new Map(this.#records.map((r) => [r.id, r]));
     if (this.#byId.size !== this.#records.length)
       throw new Error('duplicate customer ids in the sandbox data');
@@ -492,7 +495,8 @@ export class CustomerStore {
 
   /**
    * Adds a customer. `id` may be given (it must be a positive integer not in use; a small id puts the
-   * customer at the front of the listing); otherwise it is one more than the largest id. Other fields
+   * customer at the front of the listing); otherwise it is one more than the largest id ever held, so an
+   * id is never handed out twice (as in Nutcache, whose ids come from a sequence). Other fields
    * default to the documented blanks (null, status 0), `name` to "Customer <id>"; links are derived.
    */
   create(input: CustomerInput = {}): SandboxCustomer {
@@ -500,7 +504,7 @@ export class CustomerStore {
     let id: number;
     if (requested === undefined || requested === null) {
       const last = this.#records[this.#records.length - 1];
-      id = Math.max(last ? last.id : 0, SEED_MAX_ID) + 1;
+      id = Math.max(last ? last.id : 0, SEED_MAX_ID, this.#highestId) + 1;
     } else if (typeof requested === 'number' && Number.isSafeInteger(requested) && requested > 0) {
       id = requested;
     } else {
@@ -515,6 +519,7 @@ export class CustomerStore {
     const at = this.#insertionIndex(id);
     this.#records.splice(at, 0, record);
     this.#byId.set(id, record);
+    this.#highestId = Math.max(this.#highestId, id);
     return clone(record);
   }
 

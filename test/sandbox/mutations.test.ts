@@ -103,3 +103,16 @@ describe('sandbox page shifts: position-based paging skips and duplicates', () =
     expect(sandbox.errors.map((e) => e.message)).toContain('no such customer');
   });
 });
+
+describe('sandbox ids', () => {
+  it('never hands out the id of a deleted customer again', async () => {
+    const sandbox = await startSandbox({ rateLimit: null });
+    try {
+      const last = sandbox.create({ name: 'Last' });
+      sandbox.remove(last.id);
+      expect(sandbox.create({ name: 'Next' }).id).toBe(last.id + 1);
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
