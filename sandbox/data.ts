@@ -4,6 +4,7 @@
  * deterministic generator of further, realistic customers. Also the in-memory store the server reads.
  */
 import type { JsonValue } from '../shared/customer.ts';
+import { seededRandom } from '../shared/util/random.ts';
 
 /** One entry of a record's `links` array (a type alias, so it is assignable to JsonValue). */
 export type SandboxLink = {
@@ -224,17 +225,7 @@ export function linksFor(record: {
 // ---------------------------------------------------------------------------------------------------
 // Deterministic generation
 
-/** A small, fast, seeded pseudo-random generator (mulberry32): the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 const SURNAMES = [
   'Tremblay',

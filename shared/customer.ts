@@ -5,9 +5,22 @@
  * `links` are dropped.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 
 /** A JSON value, as found in a Nutcache response. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** The zod schema of a JSON value. */
+export const jsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonValueSchema),
+    z.record(z.string(), jsonValueSchema),
+  ]),
+);
 
 /** The documented customer fields, in the order they are published. */
 export const KNOWN_CUSTOMER_FIELDS = [

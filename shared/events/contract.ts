@@ -3,7 +3,7 @@
  * JSON Schema in schema/ is generated from these zod schemas (`npm run schema`) and checked by a test.
  */
 import { z } from 'zod';
-import type { CanonicalCustomer } from '../customer.ts';
+import { type CanonicalCustomer, jsonValueSchema } from '../customer.ts';
 
 export const SCHEMA_VERSION = '1.0';
 export const DEFAULT_EVENT_SOURCE = 'nutcache.customers';
@@ -19,16 +19,7 @@ export const ANOMALY_DETAIL_TYPE = 'Customer Sync Anomaly';
 export type ChangeType = keyof typeof DETAIL_TYPES;
 export type CustomerDetailType = (typeof DETAIL_TYPES)[ChangeType];
 
-const jsonValue: z.ZodType<import('../customer.ts').JsonValue> = z.lazy(() =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(jsonValue),
-    z.record(z.string(), jsonValue),
-  ]),
-);
+const jsonValue = jsonValueSchema;
 
 export const canonicalCustomerSchema = z
   .object({ id: z.number().int() })

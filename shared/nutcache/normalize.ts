@@ -19,23 +19,14 @@ import { z } from 'zod';
 import {
   type CanonicalCustomer,
   DROPPED_CUSTOMER_FIELDS,
-  type JsonValue,
+  jsonValueSchema,
   type KnownCustomerField,
   MAX_CUSTOMER_ID,
   stableStringify,
 } from '../customer.ts';
 import type { ParsedCustomer } from './types.ts';
 
-const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.array(jsonValue),
-    z.record(z.string(), jsonValue),
-  ]),
-);
+const jsonValue = jsonValueSchema;
 
 const nullableNumber = z.number().nullable().optional();
 const nullableString = z.string().nullable().optional();

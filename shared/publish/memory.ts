@@ -10,6 +10,7 @@
  */
 import type { EventBridgeEvent } from '../events/contract.ts';
 import type { BusEntry, BusEntryResult, EventBus } from '../ports.ts';
+import { seededRandom } from '../util/random.ts';
 import { DEFAULT_MAX_ENTRY_BYTES, entrySize, isJsonObjectText, toEventBridgeEvent } from './serialize.ts';
 
 /** Thrown by `MemoryBus` when a `crashAfterCalls` hook fires: stands for the death of the process. */
@@ -64,17 +65,7 @@ export interface MemoryBusOptions {
   readonly maxRequestBytes?: number;
 }
 
-/** mulberry32: a small, fast, seedable PRNG (reproducible fault runs). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export class MemoryBus implements EventBus {
   /** Events the bus accepted, in acceptance order, shaped as a rule target receives them. */

@@ -403,7 +403,7 @@ describe('findings of the review', () => {
     for (const id of [1, 2, 3]) env.source.remove(id);
     const throttled = Object.assign(new Error('429'), { status: 429 });
     const get = env.source.getCustomer.bind(env.source);
-    env.source.getCustomer = async (id: number) => {
+    env.source.getCustomer = async () => {
       env.source.requestCount += 1;
       throw throttled;
     };
