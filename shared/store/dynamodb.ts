@@ -133,6 +133,8 @@ const customerItemSchema = z.object({
 });
 
 export class DynamoSnapshotStore implements SnapshotStore {
+  /** Next journal item number of each organization's latest poll, for that poll's later writeJournal calls. */
+  private readonly journalNext = new Map<string, { pollNumber: number; next: number }>();
   private readonly client: DynamoDBDocumentClient;
   private readonly table: string;
   private readonly clock: Clock;
@@ -471,15 +473,21 @@ export class DynamoSnapshotStore implements SnapshotStore {
     const payloads = await encodeJournal(entries, this.journalItemBytes);
     if (payloads.length === 0) return [];
     const pk = orgPk(organizationGuid);
-    // Never overwrite a batch of this poll that is still there: number the new items after it.
-    const existing = await this.queryAll('writeJournal', organizationGuid, journalPollPrefix(pollNumber), {
-      ProjectionExpression: '#sk',
-      ExpressionAttributeNames: { '#sk': SORT },
-    });
-    let next = 0;
-    for (const item of existing) {
-      const chunk = journalChunkOf(String(item[SORT]), pollNumber);
-      if (chunk !== undefined) next = Math.max(next, chunk + 1);
+    // Never overwrite a batch of this poll that is still there: number the new items after it. The next
+    // number is remembered between calls of one poll (a Query reads whole items, so asking again for every
+    // chunk would read the poll's whole journal each time); a conditional put catches anything else.
+    const remembered = this.journalNext.get(pk);
+    let next = remembered?.pollNumber === pollNumber ? remembered.next : undefined;
+    if (next === undefined) {
+      const existing = await this.queryAll('writeJournal', organizationGuid, journalPollPrefix(pollNumber), {
+        ProjectionExpression: '#sk',
+        ExpressionAttributeNames: { '#sk': SORT },
+      });
+      next = 0;
+      for (const item of existing) {
+        const chunk = journalChunkOf(String(item[SORT]), pollNumber);
+        if (chunk !== undefined) next = Math.max(next, chunk + 1);
+      }
     }
     const keys: string[] = [];
     for (const [i, payload] of payloads.entries()) {
@@ -499,11 +507,13 @@ export class DynamoSnapshotStore implements SnapshotStore {
         );
       } catch (err) {
         if (isConditionFailure(err)) {
+          this.journalNext.delete(pk);
           throw new Error(`writeJournal: journal item ${sk} was written meanwhile by another writer`);
         }
         throw err;
       }
       keys.push(sk);
+      this.journalNext.set(pk, { pollNumber, next: next + i + 1 });
     }
     return keys;
   }
