@@ -31,12 +31,7 @@ import type {
   StoredSnapshot,
 } from '../ports.ts';
 import { type PublishOutcome, publishEvents } from '../publish/reliable.ts';
-import {
-  DEFAULT_MAX_ENTRY_BYTES,
-  entrySize,
-  reduceOversizedEvent,
-  toBusEntry,
-} from '../publish/serialize.ts';
+import { entrySize, reduceOversizedEvent, toBusEntry } from '../publish/serialize.ts';
 import { buildChangeEvent, buildMassDeletionEvent, type ChangeContext } from './events.ts';
 
 export interface PollDependencies {
@@ -80,7 +75,7 @@ export interface PollOptions {
   readonly pageLimit?: number;
   /** Events journaled, published and committed together (default 500). */
   readonly chunkSize?: number;
-  /** Passed to the publisher (EventBridge's 256 KB by default); larger events are reduced before journaling. */
+  /** Events larger than this (default DEFAULT_MAX_EVENT_BYTES) are reduced before journaling. */
   readonly maxEntryBytes?: number;
   /**
    * Largest customer record kept as a snapshot, in bytes of JSON (default 256 KB, so a snapshot and its
@@ -140,6 +135,12 @@ export interface PollResult {
 
 export const DEFAULT_EVENT_SOURCE = 'nutcache.customers';
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
+/**
+ * Largest event the engine publishes whole: EventBridge takes 256 KB entries, but a rule target receives
+ * the event inside an envelope (id, account, region, time…) and an SQS target holds 256 KB messages, so
+ * 2 KB are kept free for it. A larger event is reduced (`truncated: true`).
+ */
+export const DEFAULT_MAX_EVENT_BYTES = 254 * 1024;
 const DEFAULT_GUARD: MassDeletionGuard = { ratio: 0.25, minimum: 5 };
 
 /** Raised when the poll's lease was lost (expired and taken by another poll); nothing more is committed. */
@@ -554,7 +555,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       record: o.customer,
       sequence: pollNumber,
     });
-    const maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+    const maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MAX_EVENT_BYTES;
     /** An event too large for the bus is reduced now, so what is journaled is exactly what is published. */
     const fitted = (event: BusEvent): BusEvent => {
       if (entrySize(toBusEntry(event)) <= maxEntryBytes) return event;
