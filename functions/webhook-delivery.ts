@@ -35,8 +35,13 @@ const logger = new Logger({
   serviceName: 'webhook-delivery',
   persistentKeys: { subscription: subscriptionName },
 });
-const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName: 'webhook-delivery' });
-metrics.addDimension('Subscription', subscriptionName);
+// A default dimension, not addDimension: Powertools clears added dimensions after each flush, so they would
+// be missing from every warm invocation (and the alarm on {service, Subscription} would never fire).
+const metrics = new Metrics({
+  namespace: 'NutcacheCdc',
+  serviceName: 'webhook-delivery',
+  defaultDimensions: { Subscription: subscriptionName },
+});
 
 const url = checkDeliveryUrl(requireEnv(ENV.webhookUrl));
 const queueUrl = requireEnv(WEBHOOK_DELIVERY_ENV.queueUrl);
