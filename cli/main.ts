@@ -20,6 +20,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'publish a Customer Snapshot event for every current customer',
     load: () => import('./commands/resync.ts'),
   },
+  status: {
+    summary: "show an organization's state and its recent polls",
+    load: () => import('./commands/status.ts'),
+  },
   sandbox: {
     summary: 'serve a sandbox Nutcache API on loopback',
     load: () => import('./commands/sandbox.ts'),

@@ -4,11 +4,9 @@
  * codes and the one-line reasons on stderr; and against a shared DynamoDB table (dynalite) whose lease
  * another poller holds.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
 import {
@@ -20,44 +18,15 @@ import {
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
+import { type CliRun, runCli } from '../support/cli.ts';
 import { ContractConsumer } from '../support/consumer.ts';
 import { canonicalCustomersOf, changesOf, customerDetails, expectStableEventIds } from './helpers.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const SPAWN_TIMEOUT_MS = 30_000;
+type Run = CliRun;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI to completion (killed after SPAWN_TIMEOUT_MS) with exactly the environment given. */
+/** Runs the CLI to completion with exactly the environment given. */
 function cli(args: readonly string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/nutcache-cdc.mjs', ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`nutcache-cdc ${args[0]} did not finish in ${SPAWN_TIMEOUT_MS} ms:\n${stderr}`));
-    }, SPAWN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, env);
 }
 
 function stderrLines(run: Run): string[] {

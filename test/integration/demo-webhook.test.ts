@@ -3,35 +3,16 @@
  * user's endpoint as a Standard Webhooks signed POST, checked here by an independent receiver built on the
  * `standardwebhooks` library.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerChangeDetailSchema, eventBridgeEventSchema } from '../../shared/events/contract.ts';
+import { runCli } from '../support/cli.ts';
 import { type Receiver, startReceiver } from '../webhooks/receiver.ts';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/nutcache-cdc.mjs', 'demo', ...args], {
-      env: { ...process.env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runDemo(args: string[]) {
+  return runCli(['demo', ...args], { NO_COLOR: '1' }, 40_000);
 }
 
 describe('the local demo with --webhook-url', () => {
