@@ -60,14 +60,25 @@ const processor = new BatchProcessor(EventType.SQS);
 type DeliveryContext = Context & { webhookSecret?: unknown };
 
 const deliver = async (event: SQSEvent, context: DeliveryContext) => {
+  // The event source mapping received the batch before invoking us: SQS's 12-hour visibility limit of this
+  // receive counts from no later than now. The margin (2 × the function timeout) covers the gap.
+  const invokedAt = Date.now();
+  const visibilityMarginSeconds = 2 * Math.ceil(context.getRemainingTimeInMillis() / 1000);
   const secrets = parseSigningSecrets(context.webhookSecret);
-  const recordHandler = async (record: SQSRecord) =>
-    deliverQueuedMessage(
+  const recordHandler = async (record: SQSRecord) => {
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+    const firstReceivedAt = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+    return deliverQueuedMessage(
       {
         messageId: record.messageId,
         body: record.body,
         receiptHandle: record.receiptHandle,
-        receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
+        receiveCount,
+        // On the first receive, SQS says when it happened; later receives are not timestamped.
+        receivedAt:
+          receiveCount === 1 && Number.isFinite(firstReceivedAt) && firstReceivedAt > 0
+            ? Math.min(firstReceivedAt, invokedAt)
+            : invokedAt,
       },
       {
         url,
@@ -77,8 +88,10 @@ const deliver = async (event: SQSEvent, context: DeliveryContext) => {
         metrics: metricsSink,
         log: logger,
         now: Date.now,
+        visibilityMarginSeconds,
       },
     );
+  };
   return processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
 };
 

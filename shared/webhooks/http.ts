@@ -6,6 +6,8 @@
  * retried on a schedule close to the spec's: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then 12 h three
  * times (the spec's 14 h, 20 h and 24 h waits are capped at 12 h, the longest SQS visibility timeout): 10
  * attempts over about 2.2 days. A `Retry-After` on 429/503 is honoured: the next attempt is never earlier.
+ * SQS counts its 12 h from the receive, so queued-delivery.ts trims each wait to what is left of it (less a
+ * margin): the 12 h waits are in practice about 11 h 58 min.
  *
  * Safety: https only, except http to a loopback address when explicitly allowed (local runs); redirects are
  * not followed by fetch (`redirect: 'manual'`); a 307/308 to the same origin is followed (up to 3 times),

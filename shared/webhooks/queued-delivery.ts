@@ -5,6 +5,9 @@
  * Each receive of a message is one attempt; its number is SQS's ApproximateReceiveCount. A failed attempt
  * sets the message's visibility timeout to the next wait of the retry schedule (http.ts) and throws, so the
  * batch processor reports the message as a partial-batch failure and SQS hands it back when the wait is over.
+ * SQS refuses a visibility timeout that ends more than 12 h after the message was received, so a wait is
+ * capped at 12 h minus the time since this receive minus a safety margin (`visibilityMarginSeconds`); should
+ * SQS still refuse it, the change is retried once with half the wait.
  * After the last attempt the visibility is set to 0: the next receive exceeds the queue's maxReceiveCount
  * (= MAX_DELIVERY_ATTEMPTS) and SQS moves the message to the dead-letter queue.
  * A 410 Gone disables the subscription (its queue keeps the messages until it is re-enabled) and counts the
@@ -29,7 +32,17 @@ export interface QueuedMessage {
   readonly receiptHandle: string;
   /** 1 on the first receive. */
   readonly receiveCount: number;
+  /**
+   * Epoch milliseconds by which this receive of the message had happened (the invocation's start, or SQS's
+   * ApproximateFirstReceiveTimestamp on the first receive): SQS's 12-hour visibility limit counts from it.
+   */
+  readonly receivedAt: number;
 }
+
+/** SQS's limit: a message's visibility timeout may end at most 12 h after the message was received. */
+export const MAX_VISIBILITY_SINCE_RECEIVE_SECONDS = 43_200;
+/** @see QueuedDeliveryDeps.visibilityMarginSeconds */
+export const DEFAULT_VISIBILITY_MARGIN_SECONDS = 120;
 
 export interface QueuedDeliveryDeps {
   readonly url: URL;
@@ -44,6 +57,11 @@ export interface QueuedDeliveryDeps {
   readonly fetch?: typeof fetch;
   readonly timeoutMs?: number;
   readonly maxAttempts?: number;
+  /**
+   * Kept free under SQS's 12-hour limit, for the gap between the receive and `receivedAt` and for clock
+   * error. @default DEFAULT_VISIBILITY_MARGIN_SECONDS (2 × the delivery function's 60 s timeout)
+   */
+  readonly visibilityMarginSeconds?: number;
 }
 
 /** Thrown for a message that was not delivered this time (the batch processor reports it as failed). */
@@ -57,6 +75,49 @@ export class WebhookDeliveryError extends Error {
   }
 }
 
+/** The longest visibility timeout SQS still accepts for this receive of the message, less the margin. */
+export function visibilityLeftSeconds(message: QueuedMessage, deps: QueuedDeliveryDeps): number {
+  const elapsed = Math.max(0, Math.ceil((deps.now() - message.receivedAt) / 1000));
+  const margin = deps.visibilityMarginSeconds ?? DEFAULT_VISIBILITY_MARGIN_SECONDS;
+  return Math.max(0, MAX_VISIBILITY_SINCE_RECEIVE_SECONDS - elapsed - margin);
+}
+
+/**
+ * Sets the visibility timeout; when SQS refuses it (e.g. beyond its 12-hour limit), tries once more with half
+ * the value. Returns the seconds set, or undefined when both calls failed (the message then comes back after
+ * the queue's own visibility timeout).
+ */
+async function setVisibility(
+  message: QueuedMessage,
+  seconds: number,
+  webhookId: string,
+  deps: QueuedDeliveryDeps,
+): Promise<number | undefined> {
+  try {
+    await deps.changeVisibility(message.receiptHandle, seconds);
+    return seconds;
+  } catch (error) {
+    const smaller = Math.floor(seconds / 2);
+    deps.log.warn('Changing the message visibility failed; retrying once with a shorter wait', {
+      webhookId,
+      seconds,
+      retrySeconds: smaller,
+      error: error instanceof Error ? error.name : 'unknown',
+    });
+    try {
+      await deps.changeVisibility(message.receiptHandle, smaller);
+      return smaller;
+    } catch (again) {
+      deps.metrics.count('WebhookVisibilityChangeFailed');
+      deps.log.error(
+        "Changing the message visibility failed twice; it comes back after the queue's visibility timeout",
+        { webhookId, error: again instanceof Error ? again.name : 'unknown' },
+      );
+      return undefined;
+    }
+  }
+}
+
 /** Pending retry, or the dead-letter queue when the attempts are exhausted. */
 async function scheduleRetry(
   message: QueuedMessage,
@@ -65,10 +126,12 @@ async function scheduleRetry(
   deps: QueuedDeliveryDeps,
 ): Promise<never> {
   const maxAttempts = deps.maxAttempts ?? MAX_DELIVERY_ATTEMPTS;
-  const delay =
+  const scheduled =
     message.receiveCount >= maxAttempts
       ? undefined
       : retryDelaySeconds(message.receiveCount, outcome.retryAfterSeconds);
+  const delay =
+    scheduled === undefined ? undefined : Math.min(scheduled, visibilityLeftSeconds(message, deps));
   deps.metrics.count('WebhookDeliveryFailed');
   if (delay === undefined) {
     deps.metrics.count('WebhookDeliveryExhausted');
@@ -85,8 +148,11 @@ async function scheduleRetry(
       reason: outcome.reason,
     });
   }
-  await deps.changeVisibility(message.receiptHandle, delay ?? 0);
-  throw new WebhookDeliveryError(`attempt ${message.receiveCount} failed: ${outcome.reason}`, delay);
+  const set = await setVisibility(message, delay ?? 0, webhookId, deps);
+  throw new WebhookDeliveryError(
+    `attempt ${message.receiveCount} failed: ${outcome.reason}`,
+    delay === undefined ? undefined : set,
+  );
 }
 
 /** Delivers one queued message or throws `WebhookDeliveryError` (after scheduling the retry). */

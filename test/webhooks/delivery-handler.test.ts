@@ -105,6 +105,17 @@ describe('webhook delivery handler', () => {
     ]);
   });
 
+  it("keeps a 12 h wait within SQS's limit: 12 h from the receive, less twice the function timeout", async () => {
+    sqs.resetHistory();
+    receiver.script.push({ status: 500 });
+    const result = await handler({ Records: [record('d', 'evt-d', 8)] }, context);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'd' }]);
+    const [call] = sqs.commandCalls(ChangeMessageVisibilityCommand);
+    // context: 60 s left at the start, so the margin is 120 s; the attempt itself took a second at most.
+    expect(call?.args[0].input.VisibilityTimeout).toBeLessThanOrEqual(43_200 - 120);
+    expect(call?.args[0].input.VisibilityTimeout).toBeGreaterThanOrEqual(43_200 - 120 - 1);
+  });
+
   it('disables its event source mapping when the endpoint answers 410', async () => {
     receiver.script.push({ status: 410 });
     const result = await handler({ Records: [record('c', 'evt-c')] }, context);

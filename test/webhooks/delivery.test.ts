@@ -59,7 +59,13 @@ const event = customerEvent(
   'evt-deactivated-42',
 );
 function message(receiveCount = 1, body = JSON.stringify(event)): QueuedMessage {
-  return { messageId: `m-${receiveCount}`, body, receiptHandle: `rh-${receiveCount}`, receiveCount };
+  return {
+    messageId: `m-${receiveCount}`,
+    body,
+    receiptHandle: `rh-${receiveCount}`,
+    receiveCount,
+    receivedAt: Date.now(),
+  };
 }
 
 async function failure(promise: Promise<void>): Promise<WebhookDeliveryError> {
@@ -112,7 +118,7 @@ describe('queued webhook delivery', () => {
     await failure(deliverQueuedMessage(message(1), deps()));
     const now = Date.parse('2026-01-15T10:00:00Z');
     receiver.script.push({ status: 503, headers: { 'retry-after': 'Thu, 15 Jan 2026 11:00:00 GMT' } });
-    await failure(deliverQueuedMessage(message(2), deps({ now: () => now })));
+    await failure(deliverQueuedMessage({ ...message(2), receivedAt: now }, deps({ now: () => now })));
     // A Retry-After shorter than the schedule does not shorten it.
     receiver.script.push({ status: 429, headers: { 'retry-after': '1' } });
     await failure(deliverQueuedMessage(message(3), deps()));
@@ -170,6 +176,85 @@ describe('queued webhook delivery', () => {
     await failure(deliverQueuedMessage(message(1, 'not json'), deps()));
     expect(receiver.received).toHaveLength(0);
     expect(visibility).toEqual([{ handle: 'rh-1', seconds: 0 }]);
+  });
+});
+
+describe('retry waits and the SQS 12-hour visibility limit', () => {
+  const failing = (clock: { ms: number }) =>
+    (async () => {
+      clock.ms += 3000; // the endpoint takes 3 s to answer 500
+      return new Response(null, { status: 500 });
+    }) as typeof fetch;
+
+  it('never asks SQS for a visibility ending more than 12 h (less the margin) after the receive', async () => {
+    const clock = { ms: Date.parse('2026-01-15T10:00:00Z') };
+    for (const receiveCount of [7, 8, 9]) {
+      const receivedAt = clock.ms;
+      const error = await failure(
+        deliverQueuedMessage(
+          { ...message(receiveCount), receivedAt },
+          deps({ now: () => clock.ms, fetch: failing(clock), visibilityMarginSeconds: 120 }),
+        ),
+      );
+      const elapsed = Math.ceil((clock.ms - receivedAt) / 1000);
+      expect(elapsed).toBe(3);
+      expect(visibility.at(-1)?.seconds).toBe(43_200 - elapsed - 120);
+      expect(error.retryInSeconds).toBe(43_200 - elapsed - 120);
+      clock.ms += 43_200_000;
+    }
+  });
+
+  it('leaves shorter waits as scheduled', async () => {
+    const clock = { ms: Date.parse('2026-01-15T10:00:00Z') };
+    await failure(
+      deliverQueuedMessage(
+        { ...message(6), receivedAt: clock.ms },
+        deps({ now: () => clock.ms, fetch: failing(clock) }),
+      ),
+    );
+    expect(visibility).toEqual([{ handle: 'rh-6', seconds: 36_000 }]);
+  });
+
+  it('retries a refused visibility change once with half the wait', async () => {
+    const clock = { ms: Date.parse('2026-01-15T10:00:00Z') };
+    const asked: number[] = [];
+    const error = await failure(
+      deliverQueuedMessage(
+        { ...message(7), receivedAt: clock.ms },
+        deps({
+          now: () => clock.ms,
+          fetch: failing(clock),
+          changeVisibility: async (_handle, seconds) => {
+            asked.push(seconds);
+            if (asked.length === 1)
+              throw Object.assign(new Error('refused'), { name: 'InvalidParameterValue' });
+          },
+        }),
+      ),
+    );
+    expect(asked).toEqual([43_077, 21_538]);
+    expect(error.retryInSeconds).toBe(21_538);
+  });
+
+  it('still fails the attempt (the queue visibility brings it back) when both visibility changes fail', async () => {
+    const clock = { ms: Date.parse('2026-01-15T10:00:00Z') };
+    let calls = 0;
+    const error = await failure(
+      deliverQueuedMessage(
+        { ...message(2), receivedAt: clock.ms },
+        deps({
+          now: () => clock.ms,
+          fetch: failing(clock),
+          changeVisibility: async () => {
+            calls++;
+            throw new Error('throttled');
+          },
+        }),
+      ),
+    );
+    expect(calls).toBe(2);
+    expect(error.retryInSeconds).toBeUndefined();
+    expect(counted).toContain('WebhookVisibilityChangeFailed');
   });
 });
 
