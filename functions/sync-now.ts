@@ -25,8 +25,10 @@ function requireEnv(name: string): string {
   return value;
 }
 
-const logger = new Logger({ serviceName: 'sync-now' });
-const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName: 'sync-now' });
+// `sync-now-<environment>` (set by the SyncNowEndpoint construct).
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'sync-now';
+const logger = new Logger({ serviceName });
+const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName });
 const lambda = new LambdaClient({});
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const replay = new DynamoDbReplayGuard(documents, requireEnv(ENV.tableName));

@@ -31,15 +31,18 @@ function requireEnv(name: string): string {
 }
 
 const subscriptionName = process.env[WEBHOOK_DELIVERY_ENV.subscriptionName] ?? 'default';
+// `webhook-delivery-<environment>` (set by the WebhookSubscription construct): environments sharing an
+// account keep their metrics, and the alarms watching them, apart.
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'webhook-delivery';
 const logger = new Logger({
-  serviceName: 'webhook-delivery',
+  serviceName,
   persistentKeys: { subscription: subscriptionName },
 });
 // A default dimension, not addDimension: Powertools clears added dimensions after each flush, so they would
 // be missing from every warm invocation (and the alarm on {service, Subscription} would never fire).
 const metrics = new Metrics({
   namespace: 'NutcacheCdc',
-  serviceName: 'webhook-delivery',
+  serviceName,
   defaultDimensions: { Subscription: subscriptionName },
 });
 

@@ -36,6 +36,8 @@ export type SyncRuleTarget =
 
 export interface CustomerSyncRuleProps extends SyncRuleFilter {
   readonly eventBus: events.IEventBus;
+  /** The deployment's environment (`dev`, `prod`…): part of alarm names and metric service names. */
+  readonly environmentName: string;
   /** `source` of our events. @default nutcache.customers */
   readonly eventSource?: string;
   readonly target: SyncRuleTarget;
@@ -105,6 +107,7 @@ export class CustomerSyncRule extends Construct {
                 url: target.url,
                 secret: target.secret,
                 subscriptionName: props.name,
+                environmentName: props.environmentName,
                 ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
               });
         this.subscription = subscription;
@@ -130,6 +133,8 @@ export class CustomerSyncRule extends Construct {
 export interface SyncRulesFromSpecsProps {
   readonly rules: readonly SyncRuleSpec[];
   readonly eventBus: events.IEventBus;
+  /** The deployment's environment (`dev`, `prod`…): part of alarm names and metric service names. */
+  readonly environmentName: string;
   readonly eventSource?: string;
   readonly alarmAction?: cloudwatch.IAlarmAction;
 }
@@ -159,6 +164,7 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
             url: targetSpec.url,
             secret,
             subscriptionName: spec.name,
+            environmentName: props.environmentName,
             ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
           });
           subscriptions.set(key, subscription);
@@ -211,6 +217,7 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
     return new CustomerSyncRule(scope, `SyncRule-${spec.name}`, {
       ...filter,
       eventBus: props.eventBus,
+      environmentName: props.environmentName,
       target,
       ...(props.eventSource ? { eventSource: props.eventSource } : {}),
       ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),

@@ -24,6 +24,8 @@ export interface SyncNowEndpointProps {
   readonly table: dynamodb.ITable;
   /** The poller, invoked asynchronously. */
   readonly poller: lambda.IFunction;
+  /** The deployment's environment: the function's service name is `sync-now-<environment>`. */
+  readonly environmentName: string;
   /** Organizations a caller may ask for. */
   readonly organizationGuids: readonly string[];
   /** `{"secrets": ["whsec_…"]}`, a bare `whsec_…`, or a generated 32-character alphanumeric value. */
@@ -44,7 +46,7 @@ export class SyncNowEndpoint extends Construct {
       entry: props.entry ?? SYNC_NOW_ENTRY,
       description:
         'Inbound "sync now" webhook: verifies the Standard Webhooks signature, starts a poll/resync',
-      serviceName: 'sync-now',
+      serviceName: `sync-now-${props.environmentName}`,
       timeout: Duration.seconds(10),
       memorySize: 256,
       reservedConcurrentExecutions: props.reservedConcurrency ?? 5,

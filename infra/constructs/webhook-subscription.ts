@@ -24,13 +24,22 @@ import { METRICS_NAMESPACE, NutcacheFunction } from './nutcache-function.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const WEBHOOK_DELIVERY_ENTRY = resolve(REPO_ROOT, 'functions/webhook-delivery.ts');
+/** Prefix of the delivery functions' Powertools service name (`webhook-delivery-<environment>`). */
 export const WEBHOOK_DELIVERY_SERVICE = 'webhook-delivery';
+/** The delivery function's service name (the `service` metric dimension) in one environment. */
+export const webhookDeliveryService = (environmentName: string) =>
+  `${WEBHOOK_DELIVERY_SERVICE}-${environmentName}`;
 /** Each message in a batch is sent concurrently; 15 s request timeout + same-origin redirects + margin. */
 export const WEBHOOK_DELIVERY_TIMEOUT = Duration.seconds(60);
 
 export interface WebhookSubscriptionProps {
   /** The endpoint: https only. */
   readonly url: string;
+  /**
+   * The deployment's environment (`dev`, `prod`…): part of the alarm names and of the metrics' service name,
+   * so environments sharing an account and region neither clash nor mix their metrics.
+   */
+  readonly environmentName: string;
   /** Secrets Manager secret holding `{"secrets": ["whsec_…", …]}` (or a bare `whsec_…`). */
   readonly secret: secretsmanager.ISecret;
   /** Name in metrics, alarms and logs. @default the construct id */
@@ -49,6 +58,9 @@ export interface WebhookSubscriptionProps {
 
 export class WebhookSubscription extends Construct {
   readonly subscriptionName: string;
+  readonly environmentName: string;
+  /** The delivery function's Powertools service name (`service` dimension of its metrics). */
+  readonly serviceName: string;
   readonly url: string;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
@@ -63,6 +75,8 @@ export class WebhookSubscription extends Construct {
     checkDeliveryUrl(props.url);
     this.url = props.url;
     this.subscriptionName = props.subscriptionName ?? id;
+    this.environmentName = props.environmentName;
+    this.serviceName = webhookDeliveryService(props.environmentName);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -93,7 +107,7 @@ export class WebhookSubscription extends Construct {
     const fn = new NutcacheFunction(this, 'Delivery', {
       entry: props.entry ?? WEBHOOK_DELIVERY_ENTRY,
       description: `Delivers nutcache-cdc events to the ${this.subscriptionName} webhook`,
-      serviceName: WEBHOOK_DELIVERY_SERVICE,
+      serviceName: this.serviceName,
       timeout: WEBHOOK_DELIVERY_TIMEOUT,
       memorySize: 256,
     });
@@ -139,14 +153,15 @@ export class WebhookSubscription extends Construct {
     acknowledgeFunctionFindings(fn);
 
     // --- Alarms ------------------------------------------------------------------------------------
-    const alarmName = (suffix: string) => `nutcache-cdc-webhook-${this.subscriptionName}-${suffix}`;
+    const alarmName = (suffix: string) =>
+      `nutcache-cdc-${props.environmentName}-webhook-${this.subscriptionName}-${suffix}`;
     this.disabledAlarm = new cloudwatch.Alarm(this, 'DisabledAlarm', {
       alarmName: alarmName('disabled'),
       alarmDescription: `The ${this.subscriptionName} endpoint answered 410 Gone: the subscription was disabled (its event source mapping). Fix the endpoint, then re-enable the mapping (docs/webhooks.md).`,
       metric: new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName: 'WebhookSubscriptionDisabled',
-        dimensionsMap: { service: WEBHOOK_DELIVERY_SERVICE, Subscription: this.subscriptionName },
+        dimensionsMap: { service: this.serviceName, Subscription: this.subscriptionName },
         statistic: 'Sum',
         period: Duration.minutes(5),
       }),

@@ -388,6 +388,7 @@ export class NutcacheCdcStack extends Stack {
         rules: parseRulesText(readFileSync(file, 'utf8'), config.syncRulesFile),
         eventBus: this.bus,
         eventSource: this.eventSource,
+        environmentName: env,
         ...(syncAlarmAction ? { alarmAction: syncAlarmAction } : {}),
       });
     }
@@ -405,6 +406,7 @@ export class NutcacheCdcStack extends Stack {
       this.syncNow = new SyncNowEndpoint(this, 'SyncNow', {
         table: this.table,
         poller: this.poller,
+        environmentName: env,
         organizationGuids: config.organizations.map((org) => org.organizationGuid),
         secret: inboundSecret,
       });

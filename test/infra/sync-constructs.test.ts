@@ -83,26 +83,31 @@ function build(): Built {
     webhook: new CustomerSyncRule(scope, 'Webhook', {
       ...deactivated,
       eventBus: bus,
+      environmentName: 'dev',
       target: { kind: 'webhook', url: 'https://crm.example.com/hooks/nutcache', secret: webhookSecret },
     }),
     sqs: new CustomerSyncRule(scope, 'Sqs', {
       name: 'to-sqs',
       eventBus: bus,
+      environmentName: 'dev',
       target: { kind: 'sqs', queue: targetQueue },
     }),
     lambda: new CustomerSyncRule(scope, 'Lambda', {
       name: 'to-lambda',
       eventBus: bus,
+      environmentName: 'dev',
       target: { kind: 'lambda', function: consumer },
     }),
     stepFunctions: new CustomerSyncRule(scope, 'Sfn', {
       name: 'to-sfn',
       eventBus: bus,
+      environmentName: 'dev',
       target: { kind: 'stepFunctions', stateMachine: machine },
     }),
     apiDestination: new CustomerSyncRule(scope, 'Api', {
       name: 'to-api',
       eventBus: bus,
+      environmentName: 'dev',
       changedFields: ['email'],
       target: { kind: 'apiDestination', apiDestination: destination },
     }),
@@ -110,10 +115,12 @@ function build(): Built {
   const fromFile = addSyncRulesFromSpecs(new Construct(scope, 'FromFile'), {
     rules: exampleRules,
     eventBus: bus,
+    environmentName: 'dev',
   });
   new SyncNowEndpoint(scope, 'SyncNow', {
     table,
     poller,
+    environmentName: 'dev',
     organizationGuids: ['846E176E-7C4B-4BFD-A894-C98F2988927E'],
     secret: new secretsmanager.Secret(stack, 'InboundSecret', {
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
@@ -198,6 +205,7 @@ describe('CustomerSyncRule', () => {
     new CustomerSyncRule(stack, 'Huge', {
       name: 'huge-rule',
       eventBus: bus,
+      environmentName: 'dev',
       after: { email: Array.from({ length: 150 }, (_, i) => `person-${i}@example.com`) },
       target: { kind: 'sqs', queue: new sqs.Queue(stack, 'Q') },
     });
@@ -237,6 +245,7 @@ describe('WebhookSubscription', () => {
           WEBHOOK_QUEUE_URL: Match.anyValue(),
           WEBHOOK_QUEUE_ARN: Match.anyValue(),
           WEBHOOK_SUBSCRIPTION_NAME: 'code-deactivated',
+          POWERTOOLS_SERVICE_NAME: 'webhook-delivery-dev',
         }),
       },
     });
@@ -264,7 +273,11 @@ describe('WebhookSubscription', () => {
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'WebhookSubscriptionDisabled',
       Namespace: 'NutcacheCdc',
-      Dimensions: Match.arrayWith([{ Name: 'Subscription', Value: 'code-deactivated' }]),
+      AlarmName: 'nutcache-cdc-dev-webhook-code-deactivated-disabled',
+      Dimensions: Match.arrayWith([
+        { Name: 'Subscription', Value: 'code-deactivated' },
+        { Name: 'service', Value: 'webhook-delivery-dev' },
+      ]),
       Threshold: 1,
     });
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -283,6 +296,7 @@ describe('WebhookSubscription', () => {
       () =>
         new WebhookSubscription(stack, 'Plain', {
           url: 'http://crm.example.com/hook',
+          environmentName: 'dev',
           secret: new secretsmanager.Secret(stack, 'S'),
         }),
     ).toThrow(/must be https/);

@@ -10,9 +10,9 @@ import { configWith, nagFindings, STAND_IN_POLLER } from './fixtures/synth.ts';
 
 const EXAMPLE = 'examples/sync-rules.yaml';
 
-function build(syncNow: boolean) {
+function build(syncNow: boolean, environmentName = 'test') {
   return buildApp({
-    config: configWith({ syncRulesFile: EXAMPLE }),
+    config: configWith({ syncRulesFile: EXAMPLE, environmentName }),
     pollerEntry: STAND_IN_POLLER,
     builtinCloudFormationValidation: false,
     context: { 'aws:cdk:bundling-stacks': [], ...(syncNow ? { 'nutcache-cdc:syncNow': true } : {}) },
@@ -49,5 +49,39 @@ describe('main stack with sync rules and sync now', () => {
   it('leaves the public sync-now endpoint out unless asked for', () => {
     const template = Template.fromStack(build(false).stack);
     template.resourceCountIs('AWS::Lambda::Url', 0);
+  });
+
+  it('keeps two environments with the same rules file apart: no shared alarm name, service name per environment', () => {
+    const [dev, prod] = ['dev', 'prod'].map((env) => Template.fromStack(build(true, env).stack));
+    const alarmNames = (template: Template) =>
+      Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+        (a) => (a as { Properties: { AlarmName: string } }).Properties.AlarmName,
+      );
+    const devNames = alarmNames(dev as Template);
+    const prodNames = alarmNames(prod as Template);
+    expect(devNames).toContain('nutcache-cdc-dev-webhook-customer-deactivated-disabled');
+    expect(prodNames).toContain('nutcache-cdc-prod-webhook-customer-deactivated-disabled');
+    expect(devNames.filter((name) => prodNames.includes(name))).toEqual([]);
+    const serviceNames = (template: Template) =>
+      Object.values(template.findResources('AWS::Lambda::Function'))
+        .map(
+          (f) =>
+            (f as { Properties: { Environment?: { Variables?: Record<string, unknown> } } }).Properties
+              .Environment?.Variables?.POWERTOOLS_SERVICE_NAME,
+        )
+        .filter((name) => name !== undefined);
+    expect(serviceNames(dev as Template)).toEqual(
+      expect.arrayContaining(['webhook-delivery-dev', 'sync-now-dev']),
+    );
+    expect(serviceNames(prod as Template)).toEqual(
+      expect.arrayContaining(['webhook-delivery-prod', 'sync-now-prod']),
+    );
+    (prod as Template).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'nutcache-cdc-prod-webhook-customer-deactivated-disabled',
+      Dimensions: [
+        { Name: 'Subscription', Value: 'customer-deactivated' },
+        { Name: 'service', Value: 'webhook-delivery-prod' },
+      ],
+    });
   });
 });

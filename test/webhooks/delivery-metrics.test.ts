@@ -58,7 +58,7 @@ interface EmfLine {
 }
 
 describe('webhook delivery metrics', () => {
-  it('emits its metrics with the {service, Subscription} dimensions the alarm watches, on warm invocations too', async () => {
+  it("emits its metrics under its environment's service name with the {service, Subscription} dimensions the alarm watches, warm invocations too", async () => {
     Object.assign(process.env, {
       WEBHOOK_URL: 'https://crm.example.com/hooks',
       WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm-AbCdEf',
@@ -90,6 +90,7 @@ describe('webhook delivery metrics', () => {
 
       await handler({ Records: [record('a')] }, context); // cold: delivered
       const delivered = emf().find((m) => 'WebhookDelivered' in m);
+      expect(delivered?.service).toBe('webhook-delivery-test');
       expect(delivered?.Subscription).toBe('crm');
       expect(delivered?._aws.CloudWatchMetrics[0]?.Dimensions[0]).toEqual(
         expect.arrayContaining(['service', 'Subscription']),
@@ -99,6 +100,7 @@ describe('webhook delivery metrics', () => {
       status = 410;
       await handler({ Records: [record('b')] }, context); // warm: 410 Gone
       const disabled = emf().find((m) => 'WebhookSubscriptionDisabled' in m);
+      expect(disabled?.service).toBe('webhook-delivery-test');
       expect(disabled?.Subscription).toBe('crm');
       expect(disabled?._aws.CloudWatchMetrics[0]?.Dimensions[0]).toEqual(
         expect.arrayContaining(['service', 'Subscription']),

@@ -84,6 +84,7 @@ describe('sync rules delivered as signed webhooks to a local receiver', () => {
       before: { status: 0 },
       after: { status: { equals: 1 } },
       eventBus: new events.EventBus(stack, 'Bus'),
+      environmentName: 'dev',
       target: { kind: 'sqs', queue: new sqs.Queue(stack, 'Crm') },
     });
     const [rule] = Object.values(Template.fromStack(stack).findResources('AWS::Events::Rule'));
