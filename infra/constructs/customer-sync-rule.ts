@@ -8,7 +8,7 @@
  * the same webhook URL and secret share one subscription.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -43,7 +43,7 @@ export interface CustomerSyncRuleProps extends SyncRuleFilter {
   readonly target: SyncRuleTarget;
   /** @default true */
   readonly enabled?: boolean;
-  /** Alarm notifications of a webhook subscription this rule creates. */
+  /** Alarm notifications: the target dead-letter alarm and those of a webhook subscription this rule creates. */
   readonly alarmAction?: cloudwatch.IAlarmAction;
   /** How long EventBridge retries a failing target before dead-lettering. @default 24 hours */
   readonly maxEventAge?: Duration;
@@ -55,6 +55,8 @@ export class CustomerSyncRule extends Construct {
   readonly eventPattern: EventPattern;
   /** Events EventBridge could not hand to the target (permissions, throttling past maxEventAge). */
   readonly targetDeadLetterQueue: sqs.Queue;
+  /** Fires as soon as an event waits in `targetDeadLetterQueue`. */
+  readonly targetDeadLetterAlarm: cloudwatch.Alarm;
   /** The webhook subscription, for webhook targets. */
   readonly subscription?: WebhookSubscription;
 
@@ -91,6 +93,19 @@ export class CustomerSyncRule extends Construct {
       { id: 'AwsSolutions-SQS3', reason: 'This queue is the rule target dead-letter queue (terminal).' },
       { id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter store (terminal).' },
     );
+    this.targetDeadLetterAlarm = new cloudwatch.Alarm(this, 'TargetDeadLetterAlarm', {
+      alarmName: `nutcache-cdc-${props.environmentName}-rule-${props.name}-target-dead-letters`,
+      alarmDescription: `EventBridge could not hand events of sync rule ${props.name} to its target (permissions, throttling past the maximum event age); they wait in the rule's target dead-letter queue (docs/sync-rules.md).`,
+      metric: this.targetDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmAction) this.targetDeadLetterAlarm.addAlarmAction(props.alarmAction);
     const targetProps = {
       deadLetterQueue: this.targetDeadLetterQueue,
       maxEventAge: props.maxEventAge ?? Duration.hours(24),

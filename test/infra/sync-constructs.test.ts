@@ -199,6 +199,31 @@ describe('CustomerSyncRule', () => {
     });
   });
 
+  it('alarms as soon as an event waits in a target dead-letter queue, one alarm per rule', () => {
+    const named: [string, CustomerSyncRule][] = [
+      ['code-deactivated', built.rules.webhook],
+      ['to-sqs', built.rules.sqs],
+      ['to-lambda', built.rules.lambda],
+      ['to-sfn', built.rules.stepFunctions],
+      ['to-api', built.rules.apiDestination],
+      ...exampleRules.map((spec, i) => [spec.name, built.fromFile[i]] as [string, CustomerSyncRule]),
+    ];
+    for (const [name, rule] of named) {
+      const queue = rule.targetDeadLetterQueue.node.defaultChild as sqs.CfnQueue;
+      built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `nutcache-cdc-dev-rule-${name}-target-dead-letters`,
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': [Stack.of(rule).getLogicalId(queue), 'QueueName'] } },
+        ],
+        Statistic: 'Maximum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+
   it(`fails synth when a pattern exceeds 2,048 characters, naming the rule`, () => {
     const { app, bus } = newStack();
     const stack = Stack.of(bus);

@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnTopic } from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/build-app.ts';
 import { compileRulePattern } from '../../shared/rules/compile.ts';
@@ -83,5 +84,22 @@ describe('main stack with sync rules and sync now', () => {
         { Name: 'service', Value: 'webhook-delivery-prod' },
       ],
     });
+  });
+
+  it("sends a rule's target dead-letter alarm to the alarm e-mail topic when one is configured", () => {
+    const built = buildApp({
+      config: configWith({ syncRulesFile: EXAMPLE, alarmEmail: 'ops@example.com' }),
+      pollerEntry: STAND_IN_POLLER,
+      builtinCloudFormationValidation: false,
+      context: { 'aws:cdk:bundling-stacks': [] },
+    });
+    const template = Template.fromStack(built.stack);
+    const topic = built.stack.getLogicalId(built.stack.alarmTopic?.node.defaultChild as CfnTopic);
+    for (const rule of parseRulesText(readFileSync(EXAMPLE, 'utf8'), EXAMPLE)) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `nutcache-cdc-test-rule-${rule.name}-target-dead-letters`,
+        AlarmActions: [{ Ref: topic }],
+      });
+    }
   });
 });
