@@ -90,10 +90,17 @@ export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps):
   }
   const parsed = syncNowBodySchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+    // zod's message for unrecognized keys names them: they come from the request, so they are neither
+    // answered nor logged. Paths are safe: the strict schema reports issues only under its own keys.
+    const issues = parsed.error.issues.map((i) => ({ code: i.code, path: i.path.map(String).join('.') }));
+    const problems = parsed.error.issues.map(
+      (i) =>
+        `${i.path.map(String).join('.') || 'body'}: ${i.code === 'unrecognized_keys' ? 'unexpected field(s)' : i.message}`,
+    );
     return reject(
       400,
       `expected {"organizationGuid": string, "mode": "poll" | "resync"}; ${problems.join('; ')}`,
+      { issues },
     );
   }
   const { organizationGuid, mode } = parsed.data;
