@@ -149,6 +149,28 @@ export class NutcacheFunction extends NodejsFunction {
   }
 
   /**
+   * `TABLE_NAME` + exactly `actions` (e.g. `dynamodb:PutItem`) on this table, and only on items whose partition
+   * key matches `leadingKeyPattern` (IAM condition `dynamodb:LeadingKeys`, `*` as wildcard, e.g. `WEBHOOK#*`).
+   * For functions that touch a few items of their own, not the table's data.
+   */
+  useTableItems(
+    table: dynamodb.ITable,
+    actions: readonly `dynamodb:${string}`[],
+    leadingKeyPattern: string,
+  ): this {
+    this.addEnvironment(ENV.tableName, table.tableName);
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [...actions],
+        resources: [table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeyPattern] } },
+      }),
+    );
+    table.encryptionKey?.grantEncryptDecrypt(this);
+    return this;
+  }
+
+  /**
    * `EVENT_BUS_NAME` + `EVENT_SOURCE` + `events:PutEvents` on exactly this bus, and only for events whose
    * `source` is `source` (IAM condition `events:source`).
    */

@@ -13,11 +13,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { inboundWebhookPk } from '../../shared/webhooks/replay-guard.ts';
 import { NutcacheFunction } from './nutcache-function.ts';
 import { acknowledgeFunctionFindings } from './webhook-subscription.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SYNC_NOW_ENTRY = resolve(REPO_ROOT, 'functions/sync-now.ts');
+/** What DynamoDbReplayGuard calls: PutCommand (claim) and DeleteCommand (release). */
+export const REPLAY_GUARD_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem'] as const;
 
 export interface SyncNowEndpointProps {
   /** The project's table (replayed webhook ids: `WEBHOOK#<id>` / `INBOUND`). */
@@ -51,7 +54,10 @@ export class SyncNowEndpoint extends Construct {
       memorySize: 256,
       reservedConcurrentExecutions: props.reservedConcurrency ?? 5,
     });
-    fn.useTable(props.table)
+    // The replay guard's calls only (shared/webhooks/replay-guard.ts): a conditional PutItem to claim a
+    // webhook-id and a DeleteItem to release it, on `WEBHOOK#…` items. The URL is public: no access to the
+    // rest of the table.
+    fn.useTableItems(props.table, [...REPLAY_GUARD_ACTIONS], `${inboundWebhookPk('')}*`)
       // Not useFunction: its grant also covers every version/alias (`<arn>:*`); only the unqualified
       // function is invoked.
       .withSetting(ENV.pollerFunctionName, props.poller.functionName)

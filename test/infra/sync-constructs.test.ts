@@ -359,7 +359,7 @@ describe('SyncNowEndpoint', () => {
     });
   });
 
-  it('may invoke the poller and write the table', () => {
+  it('may invoke the poller', () => {
     built.template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -370,13 +370,24 @@ describe('SyncNowEndpoint', () => {
         ]),
       },
     });
-    built.template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Action: Match.arrayWith(['dynamodb:PutItem', 'dynamodb:DeleteItem']) }),
-        ]),
+  });
+
+  it('may only put and delete its own WEBHOOK# replay items in the table, nothing else of it', () => {
+    const policies = Object.values(built.template.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p).includes('SyncSyncNowHandlerRole'),
+    ) as { Properties: { PolicyDocument: { Statement: { Action: unknown }[] } } }[];
+    expect(policies.length).toBeGreaterThan(0);
+    const tableStatements = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((statement) => JSON.stringify(statement.Action).includes('dynamodb:'));
+    expect(tableStatements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WEBHOOK#*'] } },
       },
-    });
+    ]);
   });
 });
 
