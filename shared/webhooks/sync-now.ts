@@ -103,8 +103,12 @@ export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps):
       { issues },
     );
   }
-  const { organizationGuid, mode } = parsed.data;
-  if (!deps.organizations.has(organizationGuid)) {
+  const { mode } = parsed.data;
+  // GUIDs compare case-insensitively, as the poller's findOrganization does; the run gets the GUID as
+  // configured.
+  const wanted = parsed.data.organizationGuid.toUpperCase();
+  const organizationGuid = [...deps.organizations].find((guid) => guid.toUpperCase() === wanted);
+  if (organizationGuid === undefined) {
     return reject(400, 'unknown organizationGuid: this deployment does not poll that organization');
   }
 

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PollerInput } from '../../shared/config/env.ts';
 import type { Log } from '../../shared/ports.ts';
+import { findOrganization } from '../../shared/runtime/organizations.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import {
@@ -68,6 +69,21 @@ describe('inbound sync-now webhook', () => {
     expect(response.statusCode).toBe(202);
     expect(JSON.parse(response.body)).toEqual({ runId: 'run-1', organizationGuid: ORG, mode: 'resync' });
     expect(started).toEqual([{ organizationGuid: ORG, mode: 'resync', pollId: 'run-1' }]);
+  });
+
+  it('accepts the organization GUID in any letter case, as the poller does, and runs the configured one', async () => {
+    const guid = '846E176E-7C4B-4BFD-A894-C98F2988927E';
+    const { deps, started } = harness({ organizations: new Set([guid]) });
+    const response = await handleSyncNow(
+      signed(JSON.stringify({ organizationGuid: guid.toLowerCase(), mode: 'poll' })),
+      deps,
+    );
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body).organizationGuid).toBe(guid);
+    expect(started).toEqual([{ organizationGuid: guid, mode: 'poll', pollId: 'run-1' }]);
+    expect(
+      findOrganization([{ organizationGuid: guid, secretArn: 'arn' }], guid.toLowerCase()),
+    ).toBeDefined();
   });
 
   it.each([
