@@ -11,6 +11,7 @@ import { matchEventPattern } from '../../shared/rules/matcher.ts';
 import {
   parseRulesText,
   RulesConfigError,
+  type SyncRuleFilter,
   type SyncRuleSpec,
   validateRules,
 } from '../../shared/rules/model.ts';
@@ -141,6 +142,33 @@ describe('example rules against customer events', () => {
     expect(matches(rule, customerEvent('created', null, customer({ country: 2 })))).toBe(false);
     expect(matches(rule, customerEvent('created', null, customer({ country: 40, status: 1 })))).toBe(false);
     expect(matches(rule, customerEvent('updated', active, customer({ country: 40, name: 'x' })))).toBe(false);
+  });
+});
+
+describe('truncated events (docs/sync-rules.md, "Limitation: truncated events")', () => {
+  // What shared/publish/serialize.ts reduceOversizedEvent publishes for an event over the bus limit.
+  const truncate = (event: ReturnType<typeof customerEvent>) => ({
+    ...event,
+    detail: { ...(event.detail as object), before: null, after: null, truncated: true },
+  });
+  const onFilter = (rule: SyncRuleFilter, event: unknown) =>
+    matchEventPattern(compileRulePattern(rule), event).matched;
+  const deactivated = truncate(customerEvent('updated', customer({ status: 0 }), customer({ status: 1 })));
+  const emailChanged = truncate(
+    customerEvent('updated', customer(), customer({ email: 'new@acme.example' })),
+  );
+
+  it('a rule conditioned on before/after values does not match a truncated event', () => {
+    expect(matches(byName('customer-deactivated'), deactivated)).toBe(false);
+  });
+
+  it('a rule on changedFields only still matches it', () => {
+    expect(matches(byName('contact-details-changed'), emailChanged)).toBe(true);
+    expect(onFilter({ name: 'status-changed', changedFields: ['status'] }, deactivated)).toBe(true);
+  });
+
+  it('an exists: false condition on before/after matches it whatever the real value', () => {
+    expect(onFilter({ name: 'no-email', after: { email: { exists: false } } }, emailChanged)).toBe(true);
   });
 });
 
