@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { PollResult } from '../../shared/engine/poll.ts';
+import { NutcacheAuthError } from '../../shared/nutcache/errors.ts';
 import { apiKeyId, expectedPollCost, nextPollDelay, utcDay } from '../../shared/quota/budget.ts';
 import { pollWithCredentials } from '../../shared/runtime/poller-service.ts';
 import { systemClock } from '../../shared/util/clock.ts';
@@ -101,11 +102,18 @@ export function summarize(result: PollResult): string {
     ...(c.deletionsHeld ? [`${c.deletionsHeld} deletions held`] : []),
     ...(c.recoveredFromJournal ? [`${c.recoveredFromJournal} re-published after a crash`] : []),
   ];
-  const why = result.error ? ` (${result.error})` : '';
+  const why =
+    result.failure instanceof NutcacheAuthError
+      ? ' (Nutcache rejected the credentials: check NUTCACHE_API_KEY, NUTCACHE_USERNAME, NUTCACHE_PASSWORD or the secret)'
+      : result.error
+        ? ` (${result.error})`
+        : '';
   return `poll ${result.pollId || '-'} ${result.outcome}${why}: ${parts.join(', ')}; ${result.nutcacheRequests} Nutcache requests, ${result.durationMs} ms`;
 }
 
 export function exitCodeOf(result: PollResult): number {
+  // Wrong credentials are not an incomplete poll the next one finishes: they need the user.
+  if (result.failure instanceof NutcacheAuthError) return EXIT.failed;
   switch (result.outcome) {
     case 'success':
       return EXIT.ok;
@@ -195,6 +203,7 @@ export async function runPollCommand(argv: string[], command: 'poll' | 'resync')
           log,
           metrics,
           getSecret: async () => secret,
+          canRefreshSecret: false,
           createSource: () => client,
           quota: { store: opened.quota, dailyBudget },
         },

@@ -83,8 +83,9 @@ export interface PollOptions {
    */
   readonly maxRecordBytes?: number;
   /**
-   * Nutcache requests this poll may send (e.g. what is left of the API key's daily budget). Deletion
-   * confirmations stop when it is spent; the candidates wait for the next poll.
+   * Nutcache requests this poll may send (e.g. what is left of the API key's daily budget). The listing
+   * stops when it is spent (no deletion is decided), and so do deletion confirmations; the rest waits for
+   * the next poll.
    */
   readonly requestAllowance?: number;
   /** Called for each listed page (progress reporting). */
@@ -148,6 +149,14 @@ export class LeaseLostError extends Error {
   constructor(organizationGuid: string) {
     super(`lease of organization ${organizationGuid} was lost; stopping without committing`);
     this.name = 'LeaseLostError';
+  }
+}
+
+/** Raised when a listing has spent the poll's request allowance (the API key's daily budget). */
+class AllowanceSpent extends Error {
+  constructor(allowance: number) {
+    super(`the poll's request allowance (${allowance}, what was left of the daily budget) is spent`);
+    this.name = 'AllowanceSpent';
   }
 }
 
@@ -446,12 +455,25 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         }
         options.onPage?.(counts.pages, counts.customersListed);
         if (nearDeadline()) throw new DeadlineReached();
+        if (
+          options.requestAllowance !== undefined &&
+          source.requestCount - requestsAtStart >= options.requestAllowance
+        ) {
+          throw new AllowanceSpent(options.requestAllowance);
+        }
       }
       listingComplete = true;
     } catch (listingError) {
       if (listingError instanceof DeadlineReached) {
         outcome = 'deadline';
         log.warn('deadline near: listing stopped early; no deletion is decided this poll', runLog);
+      } else if (listingError instanceof AllowanceSpent) {
+        outcome = 'partial';
+        error = listingError.message;
+        log.warn('request allowance spent: listing stopped early; no deletion is decided this poll', {
+          ...runLog,
+          requestAllowance: options.requestAllowance,
+        });
       } else {
         outcome = 'partial';
         error = `listing failed: ${errorMessage(listingError)}`;

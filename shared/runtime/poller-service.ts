@@ -19,6 +19,11 @@ import { apiKeyId, expectedPollCost, QuotaGuard, type QuotaStore } from '../quot
 export interface PollerServiceDeps extends Omit<PollDependencies, 'source'> {
   /** The organization's credentials; `fresh` asks to bypass any cache. */
   getSecret(fresh: boolean): Promise<NutcacheSecret>;
+  /**
+   * Whether `getSecret(true)` can return newer credentials than `getSecret(false)` (a Secrets Manager
+   * secret can; environment variables cannot). When false a 401 is not retried. Default true.
+   */
+  readonly canRefreshSecret?: boolean;
   /** A Nutcache source for these credentials. */
   createSource(secret: NutcacheSecret): CustomerSource;
   /** When given, each poll is admitted against the API key's daily request budget first. */
@@ -69,7 +74,7 @@ export async function pollWithCredentials(
     }
   };
   const first = await attempt(false);
-  if (!(first.failure instanceof NutcacheAuthError)) return first;
+  if (!(first.failure instanceof NutcacheAuthError) || deps.canRefreshSecret === false) return first;
   deps.log.warn('Nutcache rejected the credentials; fetching the secret again and retrying once', {
     organizationGuid: options.organizationGuid,
   });

@@ -420,3 +420,16 @@ describe('findings of the review', () => {
     expect(env.metrics.get('EventsPublished') - before).toBe(1);
   });
 });
+
+describe('the request allowance', () => {
+  it('stops a listing that would spend more than the allowance, deciding no deletion', async () => {
+    env.source.pageSize = 2;
+    await env.poll();
+    env.source.remove(8);
+    const result = await env.poll({ requestAllowance: 2 });
+    expect(result.outcome).toBe('partial');
+    expect(result.error).toMatch(/allowance/);
+    expect(result.nutcacheRequests).toBe(2);
+    expect(result.counts.deleted).toBe(0);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * The poller service between the Lambda/CLI and the engine: credentials fetched again after a 401, and
+ * every poll admitted against the API key's daily budget. Nutcache is an in-memory fake here; the store,
+ * bus and quota counter are the in-memory adapters.
+ */
+import { describe, expect, it } from 'vitest';
+import { NutcacheAuthError } from '../../shared/nutcache/errors.ts';
+import type { NutcacheSecret } from '../../shared/nutcache/secret.ts';
+import type { CustomerPage, CustomerSource } from '../../shared/nutcache/types.ts';
+import type { Log } from '../../shared/ports.ts';
+import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
+import { MemoryBus } from '../../shared/publish/memory.ts';
+import { apiKeyId, utcDay } from '../../shared/quota/budget.ts';
+import { MemoryQuotaStore } from '../../shared/quota/memory.ts';
+import { OrganizationMismatchError, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
+import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
+import { ManualClock } from '../../shared/util/clock.ts';
+import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { customer, FakeSource } from '../support/fake-source.ts';
+
+const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
+const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const secret = (apiKey: string): NutcacheSecret => ({
+  apiKey,
+  username: 'u@example.com',
+  password: 'p',
+  organizationGuid: ORG,
+});
+
+/** A source that answers 401 to every listing, like Nutcache with rotated credentials. */
+class RejectingSource implements CustomerSource {
+  requestCount = 0;
+  // biome-ignore lint/correctness/useYield: it fails before its first page
+  async *listCustomers(): AsyncIterable<CustomerPage> {
+    this.requestCount += 1;
+    throw new NutcacheAuthError({ method: 'GET', path: '/customers', status: 401, excerpt: '', attempts: 1 });
+  }
+  async getCustomer(): Promise<null> {
+    return null;
+  }
+}
+
+function setup() {
+  const clock = new ManualClock();
+  const good = new FakeSource();
+  for (const id of [1, 2, 3]) good.put(customer(id));
+  const quota = new MemoryQuotaStore();
+  const fetched: boolean[] = [];
+  const deps = {
+    store: new InMemorySnapshotStore({ clock }),
+    bus: new MemoryBus(),
+    deadLetters: new MemoryDeadLetterSink(),
+    clock,
+    log: silent,
+    metrics: new RecordingMetrics(),
+    /** The cached secret is stale (old key); a fresh read returns the rotated one. */
+    getSecret: async (fresh: boolean) => {
+      fetched.push(fresh);
+      return secret(fresh ? 'new-key' : 'old-key');
+    },
+    createSource: (s: NutcacheSecret) => (s.apiKey === 'new-key' ? good : new RejectingSource()),
+  };
+  return { clock, good, quota, fetched, deps };
+}
+
+describe('pollWithCredentials', () => {
+  it('fetches the secret again after a 401 and polls once more with the new credentials', async () => {
+    const { deps, fetched } = setup();
+    const result = await pollWithCredentials(deps, { organizationGuid: ORG });
+    expect(fetched).toEqual([false, true]);
+    expect(result.outcome).toBe('success');
+    expect(result.counts.snapshot).toBe(3);
+  });
+
+  it('does not poll again when the credentials cannot be refreshed (environment variables)', async () => {
+    const { deps, fetched } = setup();
+    const result = await pollWithCredentials({ ...deps, canRefreshSecret: false }, { organizationGuid: ORG });
+    expect(fetched).toEqual([false]);
+    expect(result.failure).toBeInstanceOf(NutcacheAuthError);
+  });
+
+  it('refuses a secret that belongs to another organization', async () => {
+    const { deps } = setup();
+    await expect(
+      pollWithCredentials(deps, { organizationGuid: '00000000-0000-4000-8000-000000000000' }),
+    ).rejects.toBeInstanceOf(OrganizationMismatchError);
+  });
+
+  it('defers a poll when the key’s daily budget is spent, without calling Nutcache', async () => {
+    const { deps, quota, clock, good } = setup();
+    await quota.consume(apiKeyId('new-key'), utcDay(clock.now()), 20_000);
+    const result = await pollWithCredentials(
+      { ...deps, getSecret: async () => secret('new-key'), quota: { store: quota, dailyBudget: 20_000 } },
+      { organizationGuid: ORG },
+    );
+    expect(result.outcome).toBe('deferred');
+    expect(good.requestCount).toBe(0);
+    expect(deps.metrics.get('PollDeferred')).toBe(1);
+  });
+
+  it('counts what an admitted poll really sent against the key, and caps it at what was left', async () => {
+    const { deps, quota, clock, good } = setup();
+    const day = utcDay(clock.now());
+    await quota.consume(apiKeyId('new-key'), day, 19_996); // 4 left: the estimate (1 page + margin) fits
+    good.pageSize = 1; // 3 pages, then 1 more would be over the budget
+    for (const id of [4, 5]) good.put(customer(id));
+    const result = await pollWithCredentials(
+      { ...deps, getSecret: async () => secret('new-key'), quota: { store: quota, dailyBudget: 20_000 } },
+      { organizationGuid: ORG },
+    );
+    expect(result.nutcacheRequests).toBe(4);
+    expect(result.outcome).toBe('partial');
+    expect(await quota.used(apiKeyId('new-key'), day)).toBe(20_000);
+  });
+});
