@@ -28,6 +28,7 @@ export const WEBHOOK_DELIVERY_ENV = {
  */
 export class EventSourceMappingSwitch implements SubscriptionSwitch {
   private isDisabled = false;
+  private pending: Promise<void> | undefined;
 
   constructor(
     private readonly lambda: LambdaClient,
@@ -36,13 +37,24 @@ export class EventSourceMappingSwitch implements SubscriptionSwitch {
     private readonly log: Log,
   ) {}
 
+  /** True only once the mapping was actually disabled (not while or after a failed attempt). */
   get disabled(): boolean {
     return this.isDisabled;
   }
 
+  /**
+   * Concurrent calls (several 410s in one batch) share one attempt. When listing or updating the mapping
+   * fails, the error is thrown and the switch stays on, so the next 410 tries again.
+   */
   async disable(reason: string): Promise<void> {
     if (this.isDisabled) return;
-    this.isDisabled = true;
+    this.pending ??= this.disableMapping(reason).finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async disableMapping(reason: string): Promise<void> {
     const listed = await this.lambda.send(
       new ListEventSourceMappingsCommand({ FunctionName: this.functionName, EventSourceArn: this.queueArn }),
     );
@@ -51,6 +63,7 @@ export class EventSourceMappingSwitch implements SubscriptionSwitch {
       await this.lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.UUID, Enabled: false }));
       this.log.error('Webhook subscription disabled', { reason, eventSourceMapping: mapping.UUID });
     }
+    this.isDisabled = true;
   }
 }
 
