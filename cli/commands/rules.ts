@@ -23,7 +23,8 @@ const USAGE = `Usage:
                          else examples/sync-rules.yaml
   --event <file>         an EventBridge event as a rule target receives it (JSON), or JSON lines of them
                          (the local sink's output)
-  --event-source <src>   the events' source the rules are compiled for (default nutcache.customers)`;
+  --event-source <src>   the events' source the rules are compiled for. Default: the eventSource of
+                         nutcache-cdc.config.json, else nutcache.customers`;
 
 interface Io {
   out(text: string): void;
@@ -34,18 +35,27 @@ const stdio: Io = {
   err: (text) => process.stderr.write(`${text}\n`),
 };
 
-function defaultRulesFile(): string {
-  if (existsSync('nutcache-cdc.config.json')) {
-    try {
-      const config = JSON.parse(readFileSync('nutcache-cdc.config.json', 'utf8')) as {
-        syncRulesFile?: unknown;
-      };
-      if (typeof config.syncRulesFile === 'string') return config.syncRulesFile;
-    } catch {
-      // An unreadable config is the config command's business; fall back to the example.
-    }
+/** What `rules` takes from nutcache-cdc.config.json (the deployment's settings), when it is there. */
+interface ConfigDefaults {
+  readonly syncRulesFile?: string;
+  readonly eventSource?: string;
+}
+
+function configDefaults(): ConfigDefaults {
+  if (!existsSync('nutcache-cdc.config.json')) return {};
+  try {
+    const config = JSON.parse(readFileSync('nutcache-cdc.config.json', 'utf8')) as {
+      syncRulesFile?: unknown;
+      eventSource?: unknown;
+    };
+    return {
+      ...(typeof config.syncRulesFile === 'string' ? { syncRulesFile: config.syncRulesFile } : {}),
+      ...(typeof config.eventSource === 'string' ? { eventSource: config.eventSource } : {}),
+    };
+  } catch {
+    // An unreadable config is the config command's business; fall back to the defaults.
+    return {};
   }
-  return 'examples/sync-rules.yaml';
 }
 
 function loadRules(file: string): SyncRuleSpec[] {
@@ -128,8 +138,10 @@ export async function runRules(argv: string[], io: Io = stdio): Promise<number> 
     io.out(USAGE);
     return 0;
   }
-  const rulesFile = values.rules ?? defaultRulesFile();
-  const eventSource = values['event-source'];
+  // The deployed rules are compiled for the config's eventSource (the stack passes it on): test them the same.
+  const defaults = configDefaults();
+  const rulesFile = values.rules ?? defaults.syncRulesFile ?? 'examples/sync-rules.yaml';
+  const eventSource = values['event-source'] ?? defaults.eventSource;
 
   let rules: SyncRuleSpec[];
   try {

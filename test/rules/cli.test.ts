@@ -61,6 +61,34 @@ describe('nutcache-cdc rules', () => {
     expect(failed.err).toContain("rule 'broken' (rules[0]): target.queueArn: must be an ARN of sqs");
   });
 
+  it("test: compiles the rules for the config's eventSource, as the deployed stack does", async () => {
+    const project = mkdtempSync(join(tmpdir(), 'rules-cli-project-'));
+    writeFileSync(
+      join(project, 'nutcache-cdc.config.json'),
+      JSON.stringify({ environmentName: 'dev', eventSource: 'acme.nutcache', syncRulesFile: EXAMPLE }),
+    );
+    const deactivated = customerEvent('updated', customer({ status: 0 }), customer({ status: 1 }));
+    const ours = join(project, 'ours.json');
+    writeFileSync(ours, JSON.stringify({ ...deactivated, source: 'acme.nutcache' }));
+    const other = join(project, 'other.json');
+    writeFileSync(other, JSON.stringify(deactivated));
+    const cwd = process.cwd();
+    process.chdir(project);
+    try {
+      const matched = await cli(['test', '--event', ours]);
+      expect(matched.code).toBe(0);
+      expect(matched.out).toContain('✓ customer-deactivated matches');
+      const unmatched = await cli(['test', '--event', other]);
+      expect(unmatched.out).toContain('✗ customer-deactivated does not match:');
+      expect(unmatched.out).toMatch(/source: "nutcache\.customers" does not match \["acme\.nutcache"\]/);
+      // --event-source still wins over the config.
+      const overridden = await cli(['test', '--event', other, '--event-source', 'nutcache.customers']);
+      expect(overridden.out).toContain('✓ customer-deactivated matches');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('answers usage errors with exit code 64', async () => {
     expect((await cli(['test', '--rules', EXAMPLE])).code).toBe(64);
     expect((await cli(['frobnicate'])).code).toBe(64);
