@@ -57,10 +57,14 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A command that is done must not hang on a handle something forgot to close (a keep-alive socket):
+    // give output a moment to drain, then leave. The timer itself keeps nothing alive.
+    setTimeout(() => process.exit(code), 2_000).unref();
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`nutcache-cdc: ${message.split('\n')[0]}\n`);
     process.exitCode = 1;
+    setTimeout(() => process.exit(1), 2_000).unref();
   },
 );

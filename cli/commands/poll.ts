@@ -167,8 +167,7 @@ export async function runPollCommand(argv: string[], command: 'poll' | 'resync')
     ...(values['auth-scheme'] ? { authScheme: values['auth-scheme'] as 'nut-basic' | 'bearer' } : {}),
   });
   const client = createClient(secret, log);
-  const opened = await openStore({ stateDir, ...(values.table ? { table: values.table } : {}) });
-  const publishing = openPublishing({
+  const publishing = await openPublishing({
     stateDir,
     log,
     ...(values['event-bus'] ? { eventBus: values['event-bus'] } : {}),
@@ -178,6 +177,7 @@ export async function runPollCommand(argv: string[], command: 'poll' | 'resync')
     ...(values['dead-letter-queue-url'] ? { deadLetterQueueUrl: values['dead-letter-queue-url'] } : {}),
     ...(values.pretty ? { pretty: true } : {}),
   });
+  const opened = await openStore({ stateDir, ...(values.table ? { table: values.table } : {}) });
   const metrics = new RecordingMetrics();
   const stop = new AbortController();
   const onSignal = () => stop.abort();

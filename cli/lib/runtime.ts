@@ -90,11 +90,25 @@ export interface Publishing {
   readonly description: string;
 }
 
-export function openPublishing(options: BusOptions): Publishing {
+/** Fails at once, with one line, when the AWS SDK has no region (instead of retrying every call). */
+async function requireRegion(
+  client: { config: { region: () => Promise<string> } },
+  what: string,
+): Promise<void> {
+  try {
+    await client.config.region();
+  } catch {
+    throw new Error(`${what} needs an AWS region: set AWS_REGION (or a profile with a region)`);
+  }
+}
+
+export async function openPublishing(options: BusOptions): Promise<Publishing> {
   let bus: EventBus;
   let description: string;
   if (options.eventBus) {
-    bus = new EventBridgeBus({ client: new EventBridgeClient({}), eventBusName: options.eventBus });
+    const client = new EventBridgeClient({});
+    await requireRegion(client, '--event-bus');
+    bus = new EventBridgeBus({ client, eventBusName: options.eventBus });
     description = `EventBridge bus ${options.eventBus}`;
   } else if (options.webhookUrl) {
     if (!options.webhookSecret) throw new Error('--webhook-url needs --webhook-secret whsec_…');
