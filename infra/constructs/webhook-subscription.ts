@@ -203,17 +203,9 @@ export class WebhookSubscription extends Construct {
   }
 }
 
-/** The findings every project function shares (same reasons as the main stack's poller). */
+/** The findings of a function that is not invoked asynchronously (webhook delivery, sync now). */
 export function acknowledgeFunctionFindings(fn: NutcacheFunction): void {
-  Validations.of(fn).acknowledge(
-    {
-      id: 'Serverless-LambdaLatestVersion',
-      reason: 'Node.js 22 is pinned on purpose: the code is built (esbuild target node22) and tested for it.',
-    },
-    {
-      id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is pinned on purpose: the code is built (esbuild target node22) and tested for it.',
-    },
+  fn.acknowledgeFindings(
     {
       id: 'Serverless-LambdaDLQ',
       reason:
@@ -225,12 +217,4 @@ export function acknowledgeFunctionFindings(fn: NutcacheFunction): void {
         'Not invoked asynchronously (SQS event source mapping or function URL): no async failure to route.',
     },
   );
-  const policy = fn.role?.node.tryFindChild('DefaultPolicy');
-  if (policy) {
-    Validations.of(policy).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions: AWS requires "*".',
-    });
-  }
 }

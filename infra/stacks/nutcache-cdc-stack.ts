@@ -265,7 +265,11 @@ export class NutcacheCdcStack extends Stack {
       .useDeadLetterQueue(this.deadLetterQueue)
       .useOrganizationSecrets(bindings)
       .withSetting(ENV.dailyRequestBudget, String(config.dailyRequestBudget));
-    this.acknowledgeFunctionFindings(this.poller);
+    this.poller.acknowledgeFindings({
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'Failed asynchronous invocations go to an on-failure destination (the SQS poll-failure queue), which supersedes DeadLetterConfig and also records the error.',
+    });
 
     // --- Organizations: schedules ------------------------------------------------------------------
     // A schedule that cannot fit its API key's daily budget is reported at synth (docs/quota.md).
@@ -445,34 +449,6 @@ export class NutcacheCdcStack extends Stack {
       },
     );
     return queue;
-  }
-
-  private acknowledgeFunctionFindings(fn: NutcacheFunction): void {
-    Validations.of(fn).acknowledge(
-      {
-        id: 'Serverless-LambdaLatestVersion',
-        reason:
-          'Node.js 22 is pinned on purpose: the code is built (esbuild target node22) and tested for it; moving to a newer runtime is a tested change, not an automatic one.',
-      },
-      {
-        id: 'AwsSolutions-L1',
-        reason:
-          'Node.js 22 is pinned on purpose: the code is built (esbuild target node22) and tested for it; moving to a newer runtime is a tested change, not an automatic one.',
-      },
-      {
-        id: 'Serverless-LambdaDLQ',
-        reason:
-          'Failed asynchronous invocations go to an on-failure destination (the SQS poll-failure queue), which supersedes DeadLetterConfig and also records the error.',
-      },
-    );
-    const policy = fn.role?.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      Validations.of(policy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions: AWS requires "*".',
-      });
-    }
   }
 
   private createAlarmTopic(email: string): sns.Topic {
