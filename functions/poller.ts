@@ -135,7 +135,12 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
           clock: systemClock,
           ...(organization.rateLimit ? { rateLimit: organization.rateLimit } : {}),
         }),
-      quota,
+      quota: {
+        ...quota,
+        ...(organization.scheduleRateMinutes
+          ? { intervalMs: organization.scheduleRateMinutes * 60_000 }
+          : {}),
+      },
     },
     {
       organizationGuid: organization.organizationGuid,

@@ -55,6 +55,11 @@ export interface OrgState {
   readonly lastSuccessAt?: string;
   /** Pending operator request: run a full resync on the next poll. */
   readonly resyncRequested?: boolean;
+  /**
+   * Epoch ms before which scheduled polls are deferred: set when polls back off (Nutcache answered 429s,
+   * or the daily budget runs low); 0 or absent when they run at the configured rate.
+   */
+  readonly notBefore?: number;
 }
 
 export type LeaseResult =

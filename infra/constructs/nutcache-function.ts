@@ -69,6 +69,8 @@ export interface OrganizationBinding {
   readonly organizationGuid: string;
   readonly secret: secretsmanager.ISecret;
   readonly initialEvents: 'snapshot' | 'none';
+  /** The schedule's rate, in minutes (the poller backs off from it and returns to it). */
+  readonly scheduleRateMinutes?: number;
   /** The organization's share of its API key's request rate. */
   readonly rateLimit?: { readonly perSecond: number; readonly perMinute: number };
 }
@@ -224,6 +226,7 @@ export class NutcacheFunction extends NodejsFunction {
       organizationGuid: org.organizationGuid,
       secretArn: org.secret.secretArn,
       initialEvents: org.initialEvents,
+      ...(org.scheduleRateMinutes ? { scheduleRateMinutes: org.scheduleRateMinutes } : {}),
       ...(org.rateLimit ? { rateLimit: org.rateLimit } : {}),
     }));
     this.addEnvironment(ENV.organizations, Stack.of(this).toJsonString(value));

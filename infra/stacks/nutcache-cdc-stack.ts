@@ -242,6 +242,7 @@ export class NutcacheCdcStack extends Stack {
       organizationGuid: e.org.organizationGuid,
       secret: e.secret,
       initialEvents: e.org.initialEvents ?? config.initialEvents,
+      scheduleRateMinutes: e.org.scheduleRateMinutes,
       rateLimit: rateShare(groupSize.get(sharingKey(e.org)) ?? 1),
     }));
     this.poller = new NutcacheFunction(this, 'Poller', {

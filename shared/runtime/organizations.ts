@@ -9,6 +9,8 @@ export const organizationConfigSchema = z.object({
   organizationGuid: z.string().min(1),
   secretArn: z.string().min(1),
   initialEvents: z.enum(['snapshot', 'none']).optional(),
+  /** The schedule's rate: polls back off from it under 429s or a low budget, and return to it. */
+  scheduleRateMinutes: z.number().int().min(1).optional(),
   /** This organization's share of its API key's request rate (several organizations may share a key). */
   rateLimit: z.object({ perSecond: z.number().int().min(1), perMinute: z.number().int().min(1) }).optional(),
 });

@@ -14,7 +14,7 @@ import {
 import { NutcacheAuthError } from '../nutcache/errors.ts';
 import type { NutcacheSecret } from '../nutcache/secret.ts';
 import type { CustomerSource } from '../nutcache/types.ts';
-import { apiKeyId, expectedPollCost, QuotaGuard, type QuotaStore } from '../quota/budget.ts';
+import { apiKeyId, expectedPollCost, nextPollDelay, QuotaGuard, type QuotaStore } from '../quota/budget.ts';
 
 export interface PollerServiceDeps extends Omit<PollDependencies, 'source'> {
   /** The organization's credentials; `fresh` asks to bypass any cache. */
@@ -26,8 +26,17 @@ export interface PollerServiceDeps extends Omit<PollDependencies, 'source'> {
   readonly canRefreshSecret?: boolean;
   /** A Nutcache source for these credentials. */
   createSource(secret: NutcacheSecret): CustomerSource;
-  /** When given, each poll is admitted against the API key's daily request budget first. */
-  readonly quota?: { readonly store: QuotaStore; readonly dailyBudget?: number };
+  /**
+   * When given, each poll is admitted against the API key's daily request budget first. With
+   * `intervalMs` (the schedule's rate), polls also back off: after a poll that met 429s, or when the budget
+   * runs low, the organization's `notBefore` is set and scheduled polls before it are deferred, until the
+   * configured rate fits again (`nextPollDelay`).
+   */
+  readonly quota?: {
+    readonly store: QuotaStore;
+    readonly dailyBudget?: number;
+    readonly intervalMs?: number;
+  };
 }
 
 export class OrganizationMismatchError extends Error {
@@ -58,19 +67,69 @@ export async function pollWithCredentials(
       metrics: deps.metrics,
     });
     const state = await deps.store.getOrgState(options.organizationGuid);
+    const startedAt = deps.clock.now();
+    // Backing off: a scheduled poll before `notBefore` is deferred (an explicit "sync now", which names
+    // its pollId, is not).
+    if (state?.notBefore && state.notBefore > startedAt && options.pollId === undefined) {
+      deps.metrics.count('PollDeferred');
+      deps.log.info('poll deferred: backing off after 429s or a low budget', {
+        organizationGuid: options.organizationGuid,
+        notBefore: new Date(state.notBefore).toISOString(),
+      });
+      return deferred(
+        options,
+        startedAt,
+        state.notBefore,
+        'backing off (Nutcache answered 429, or the daily budget runs low)',
+      );
+    }
     const expected = expectedPollCost(state?.lastPages !== undefined ? { lastPages: state.lastPages } : {});
     const admission = await guard.admit(expected, { organizationGuid: options.organizationGuid });
-    if (!admission.admitted) return deferred(options, deps.clock.now(), admission.plan.resetsAt);
+    if (!admission.admitted) {
+      return deferred(
+        options,
+        startedAt,
+        admission.plan.resetsAt,
+        'the daily Nutcache request budget would be exceeded',
+      );
+    }
     const requestsBefore = source.requestCount;
+    const throttledBefore = source.throttledCount ?? 0;
+    let result: PollResult | undefined;
     try {
-      // The poll may spend what was left of today's budget, no more (deletion confirmations stop there).
+      // The poll may spend what was left of today's budget, no more (the listing and deletion
+      // confirmations stop there).
       const allowance = Math.min(
         options.requestAllowance ?? Number.POSITIVE_INFINITY,
         admission.plan.remaining,
       );
-      return await runPoll({ ...deps, source }, { ...options, requestAllowance: allowance });
+      result = await runPoll({ ...deps, source }, { ...options, requestAllowance: allowance });
+      return result;
     } finally {
-      await admission.reservation.settle(source.requestCount - requestsBefore);
+      const usedToday = await admission.reservation.settle(source.requestCount - requestsBefore);
+      const intervalMs = deps.quota.intervalMs;
+      if (intervalMs !== undefined && result && result.outcome !== 'busy') {
+        const now = deps.clock.now();
+        const pages = result.counts.pages || state?.lastPages;
+        const delay = nextPollDelay({
+          configuredIntervalMs: intervalMs,
+          recent429s: (source.throttledCount ?? 0) - throttledBefore,
+          usedToday,
+          ...(deps.quota.dailyBudget !== undefined ? { dailyBudget: deps.quota.dailyBudget } : {}),
+          now,
+          expectedCost: expectedPollCost(pages !== undefined ? { lastPages: pages } : {}),
+        });
+        // A tenth of an interval of slack, so the tick that falls on `notBefore` is not skipped by jitter.
+        const notBefore = delay.delayMs > intervalMs ? Math.round(now + delay.delayMs - intervalMs / 10) : 0;
+        if (notBefore !== 0 || state?.notBefore) {
+          await deps.store.updateOrgState(options.organizationGuid, { notBefore });
+          deps.log.info(notBefore ? 'polls back off' : 'polls are back at the configured rate', {
+            organizationGuid: options.organizationGuid,
+            reason: delay.reason,
+            ...(notBefore ? { notBefore: new Date(notBefore).toISOString() } : {}),
+          });
+        }
+      }
     }
   };
   const first = await attempt(false);
@@ -81,7 +140,7 @@ export async function pollWithCredentials(
   return attempt(true);
 }
 
-function deferred(options: PollOptions, now: number, resetsAt: number): PollResult {
+function deferred(options: PollOptions, now: number, until: number, why: string): PollResult {
   return {
     outcome: 'deferred',
     organizationGuid: options.organizationGuid,
@@ -92,6 +151,6 @@ function deferred(options: PollOptions, now: number, resetsAt: number): PollResu
     durationMs: 0,
     publishedEventIds: [],
     listingComplete: false,
-    error: `daily Nutcache request budget would be exceeded; next budget at ${new Date(resetsAt).toISOString()} (now ${new Date(now).toISOString()})`,
+    error: `${why}; deferred until ${new Date(until).toISOString()} (now ${new Date(now).toISOString()})`,
   };
 }

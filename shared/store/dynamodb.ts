@@ -770,6 +770,7 @@ function toOrgState(organizationGuid: string, attributes: Record<string, unknown
     ...(item.lastPages !== undefined ? { lastPages: item.lastPages } : {}),
     ...(item.lastSuccessAt !== undefined ? { lastSuccessAt: item.lastSuccessAt } : {}),
     ...(item.resyncRequested !== undefined ? { resyncRequested: item.resyncRequested } : {}),
+    ...(item.notBefore ? { notBefore: item.notBefore } : {}),
   };
 }
 

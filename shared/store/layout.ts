@@ -156,6 +156,7 @@ export const orgStateItemSchema = z.object({
   lastPages: z.number().int().nonnegative().optional(),
   lastSuccessAt: z.string().optional(),
   resyncRequested: z.boolean().optional(),
+  notBefore: z.number().int().nonnegative().optional(),
   leaseOwner: z.string().optional(),
   leaseExpiresAt: z.number().optional(),
 });
@@ -180,6 +181,7 @@ export const ORG_STATE_PATCH_FIELDS = [
   'lastPages',
   'lastSuccessAt',
   'resyncRequested',
+  'notBefore',
 ] as const;
 
 /**
@@ -249,6 +251,7 @@ export const orgStatePatchSchema = z.object({
   lastPages: z.number().int().nonnegative().optional(),
   lastSuccessAt: z.string().optional(),
   resyncRequested: z.boolean().optional(),
+  notBefore: z.number().int().nonnegative().optional(),
 });
 
 /**

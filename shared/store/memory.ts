@@ -55,6 +55,7 @@ interface StateItem {
   lastPages?: number;
   lastSuccessAt?: string;
   resyncRequested?: boolean;
+  notBefore?: number;
   leaseOwner?: string;
   leaseExpiresAt?: number;
 }
@@ -371,5 +372,6 @@ function toOrgState(state: StateItem): OrgState {
     ...(state.lastPages !== undefined ? { lastPages: state.lastPages } : {}),
     ...(state.lastSuccessAt !== undefined ? { lastSuccessAt: state.lastSuccessAt } : {}),
     ...(state.resyncRequested !== undefined ? { resyncRequested: state.resyncRequested } : {}),
+    ...(state.notBefore ? { notBefore: state.notBefore } : {}),
   };
 }

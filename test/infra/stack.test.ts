@@ -161,6 +161,7 @@ describe('the stack for one organization (defaults)', () => {
         organizationGuid: GUID_A,
         secretArn: `<${secretIdOf(template)}>`,
         initialEvents: 'snapshot',
+        scheduleRateMinutes: 15,
         rateLimit: { perSecond: 4, perMinute: 180 },
       },
     ]);

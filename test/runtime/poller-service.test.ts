@@ -113,3 +113,39 @@ describe('pollWithCredentials', () => {
     expect(await quota.used(apiKeyId('new-key'), day)).toBe(20_000);
   });
 });
+
+describe('backing off', () => {
+  const MINUTE = 60_000;
+
+  it('defers scheduled polls after a poll that met 429s, runs an explicit one, and returns to the rate', async () => {
+    const { deps, quota, clock, good } = setup();
+    const withQuota = {
+      ...deps,
+      getSecret: async () => secret('new-key'),
+      quota: { store: quota, dailyBudget: 20_000, intervalMs: 5 * MINUTE },
+    };
+    // A poll during which Nutcache answered 429 twice: the next one waits 4 intervals (2 doublings).
+    good.put(customer(9));
+    const throttled = good.listCustomers.bind(good);
+    good.listCustomers = () => {
+      good.throttledCount += 2;
+      return throttled();
+    };
+    await pollWithCredentials(withQuota, { organizationGuid: ORG });
+    good.listCustomers = throttled;
+    const state = await deps.store.getOrgState(ORG);
+    expect(state?.notBefore).toBeGreaterThan(clock.now() + 15 * MINUTE);
+
+    clock.advance(5 * MINUTE);
+    const scheduled = await pollWithCredentials(withQuota, { organizationGuid: ORG });
+    expect(scheduled.outcome).toBe('deferred');
+    expect(deps.metrics.get('PollDeferred')).toBe(1);
+
+    const explicit = await pollWithCredentials(withQuota, { organizationGuid: ORG, pollId: 'sync-now-1' });
+    expect(explicit.outcome).toBe('success');
+    // That poll met no 429: the configured rate is back.
+    expect((await deps.store.getOrgState(ORG))?.notBefore).toBeUndefined();
+    clock.advance(5 * MINUTE);
+    expect((await pollWithCredentials(withQuota, { organizationGuid: ORG })).outcome).toBe('success');
+  });
+});

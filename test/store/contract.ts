@@ -211,6 +211,14 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
       });
     });
 
+    it('keeps a back-off time until it is cleared with 0', async () => {
+      const { store, org } = await setup();
+      await store.updateOrgState(org, { notBefore: 1_800_000_000_000 });
+      expect((await store.getOrgState(org))?.notBefore).toBe(1_800_000_000_000);
+      await store.updateOrgState(org, { notBefore: 0 });
+      expect(await store.getOrgState(org)).not.toHaveProperty('notBefore');
+    });
+
     it('creates the state of a new organization from a patch, at poll number 0', async () => {
       const { store, org } = await setup();
       await store.updateOrgState(org, { resyncRequested: true });

@@ -8,6 +8,8 @@ import type { CustomerPage, CustomerSource, ParsedCustomer } from '../../shared/
 export class FakeSource implements CustomerSource {
   customers = new Map<number, CanonicalCustomer | { id: number; invalid: string }>();
   requestCount = 0;
+  /** 429 answers "seen" so far (set by tests). */
+  throttledCount = 0;
   pageSize = 100;
   /** Called after page N was served (page shifts). */
   afterPage: ((pageNumber: number) => void) | undefined;
