@@ -101,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
         `  last successful poll: ${state.lastSuccessAt ?? 'never'}`,
         `  pages of the last complete listing: ${state.lastPages ?? 'unknown'}`,
         `  resync pending: ${state.resyncRequested ? 'yes' : 'no'}`,
+        `  scheduled polls deferred until: ${state.notBefore ? new Date(state.notBefore).toISOString() : 'no (polling at the configured rate)'}`,
         `recent polls (newest first):`,
         ...recent.map((r) => `  ${describeRun(r)}`),
         '',
