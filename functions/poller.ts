@@ -144,7 +144,8 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
     },
     {
       organizationGuid: organization.organizationGuid,
-      mode: input.mode ?? 'poll',
+      // No mode for a scheduled poll: the engine then carries on a resync that was cut short.
+      ...(input.mode ? { mode: input.mode } : {}),
       initialEvents: organization.initialEvents ?? 'snapshot',
       allowMassDeletion: input.allowMassDeletion ?? false,
       eventSource,

@@ -209,7 +209,8 @@ export async function runPollCommand(argv: string[], command: 'poll' | 'resync')
         },
         {
           organizationGuid: secret.organizationGuid,
-          mode: command === 'resync' ? 'resync' : 'poll',
+          // A plain poll names no mode, so it carries on a resync that was cut short.
+          ...(command === 'resync' ? { mode: 'resync' as const } : {}),
           initialEvents: (values['initial-events'] as 'snapshot' | 'none' | undefined) ?? 'snapshot',
           allowMassDeletion: values['allow-mass-deletion'] ?? false,
           ...(values['event-source'] ? { eventSource: values['event-source'] } : {}),

@@ -88,6 +88,12 @@ export interface PollOptions {
    * the next poll.
    */
   readonly requestAllowance?: number;
+  /**
+   * Asked before each further page and each deletion confirmation, with the requests sent so far: false
+   * stops there like a spent `requestAllowance` (the poller service reserves more of the daily budget
+   * through it, so polls sharing an API key never spend more than the budget between them).
+   */
+  readonly budgetGate?: (requestsSoFar: number) => Promise<boolean>;
   /** Called for each listed page (progress reporting). */
   readonly onPage?: (pageNumber: number, customersSoFar: number) => void;
 }
@@ -154,8 +160,8 @@ export class LeaseLostError extends Error {
 
 /** Raised when a listing has spent the poll's request allowance (the API key's daily budget). */
 class AllowanceSpent extends Error {
-  constructor(allowance: number) {
-    super(`the poll's request allowance (${allowance}, what was left of the daily budget) is spent`);
+  constructor() {
+    super("the poll's request allowance (what is left of the API key's daily budget) is spent");
     this.name = 'AllowanceSpent';
   }
 }
@@ -213,6 +219,12 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
   const startedAtMs = clock.now();
   const requestsAtStart = source.requestCount;
   const throttledAtStart = source.throttledCount ?? 0;
+  /** Whether the poll may send more requests (its allowance and budget gate). */
+  const mayContinue = async (): Promise<boolean> => {
+    const sent = source.requestCount - requestsAtStart;
+    if (options.requestAllowance !== undefined && sent >= options.requestAllowance) return false;
+    return options.budgetGate ? options.budgetGate(sent) : true;
+  };
   const counts = emptyCounts();
   const publishedEventIds: string[] = [];
   let mode: 'poll' | 'resync' = options.mode ?? 'poll';
@@ -316,6 +328,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     entries: readonly JournalEntry[],
     journalKeys: readonly string[],
     index: Map<number, string>,
+    recovered = false,
   ): Promise<boolean> => {
     const outcomeOfPublish: PublishOutcome = await publishEvents(
       entries.map((e) => e.event),
@@ -336,6 +349,8 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     const deletes: number[] = [];
     for (const entry of entries) {
       if (!settled.has(entry.event.detail.eventId)) continue;
+      // Counted once settled, so a poll cut short reports what it really delivered.
+      if (!recovered && 'changeType' in entry.event.detail) counts[entry.event.detail.changeType] += 1;
       if (entry.snapshot === null) {
         if (index.has(entry.customerId)) deletes.push(entry.customerId);
         index.delete(entry.customerId);
@@ -383,7 +398,12 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     // 1. Finish what a crashed poll left in flight.
     const journal = await store.loadJournal(org);
     for (const batch of journal) {
-      if (nearDeadline()) throw new DeadlineReached();
+      if (nearDeadline()) {
+        // Keep what was recovered so far: the next poll carries on with the batches left.
+        outcome = 'deadline';
+        await settle(index);
+        throw new RecoveryIncomplete();
+      }
       counts.recoveredFromJournal += batch.entries.length;
       log.info('re-publishing events journaled by an unfinished poll', {
         ...runLog,
@@ -391,7 +411,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         events: batch.entries.length,
       });
       await checkpoint();
-      const ok = await publishJournaled(batch.entries, [batch.key], index);
+      const ok = await publishJournaled(batch.entries, [batch.key], index, true);
       if (!ok) {
         outcome = 'partial';
         error = 'events journaled by an earlier poll could not all be published';
@@ -455,12 +475,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         }
         options.onPage?.(counts.pages, counts.customersListed);
         if (nearDeadline()) throw new DeadlineReached();
-        if (
-          options.requestAllowance !== undefined &&
-          source.requestCount - requestsAtStart >= options.requestAllowance
-        ) {
-          throw new AllowanceSpent(options.requestAllowance);
-        }
+        if (page.last !== true && !(await mayContinue())) throw new AllowanceSpent();
       }
       listingComplete = true;
     } catch (listingError) {
@@ -472,7 +487,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         error = listingError.message;
         log.warn('request allowance spent: listing stopped early; no deletion is decided this poll', {
           ...runLog,
-          requestAllowance: options.requestAllowance,
+          requestsSent: source.requestCount - requestsAtStart,
         });
       } else {
         outcome = 'partial';
@@ -510,17 +525,10 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         publishedEventIds.push(...anomalyOutcome.published);
         counts.published += anomalyOutcome.published.length;
       } else {
-        const allowance = options.requestAllowance;
         let stopConfirming: string | undefined;
         for (const id of candidates) {
           if (!stopConfirming && nearDeadline()) stopConfirming = 'the deadline is near';
-          if (
-            !stopConfirming &&
-            allowance !== undefined &&
-            source.requestCount - requestsAtStart >= allowance
-          ) {
-            stopConfirming = 'the request allowance is spent';
-          }
+          if (!stopConfirming && !(await mayContinue())) stopConfirming = 'the request allowance is spent';
           if (stopConfirming) {
             counts.deletionsUnconfirmed += 1;
             continue;
@@ -597,7 +605,6 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     ): JournalEntry => {
       const event = fitted(buildChangeEvent(ctx, changeType, prior, now?.customer ?? null));
       const customerId = (now?.customer ?? prior)?.id as number;
-      counts[changeType] += 1;
       return { customerId, event, snapshot: now ? snapshotOf(now) : null };
     };
     /** Yields each event to publish; `null` after each silent write, so the caller can flush those too. */
@@ -629,7 +636,6 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
           yield null;
           continue;
         }
-        counts.updated += 1;
         yield { customerId: id, event: fitted(event), snapshot: snapshotOf(observed) };
       }
       for (const [id, observed] of resyncUnchanged) {

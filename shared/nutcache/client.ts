@@ -249,7 +249,7 @@ export class NutcacheClient implements CustomerSource {
 
   private async *customerPages(first: URL, signal: AbortSignal | undefined): AsyncGenerator<CustomerPage> {
     for await (const page of this.pages(first, 'customers', signal)) {
-      yield { pageNumber: page.pageNumber, records: page.items.map(normalizeCustomer) };
+      yield { pageNumber: page.pageNumber, records: page.items.map(normalizeCustomer), last: page.last };
     }
   }
 
@@ -310,15 +310,15 @@ export class NutcacheClient implements CustomerSource {
     first: URL,
     key: string,
     signal: AbortSignal | undefined,
-  ): AsyncGenerator<{ pageNumber: number; items: unknown[] }> {
+  ): AsyncGenerator<{ pageNumber: number; items: unknown[]; last: boolean }> {
     const seen = new Set<string>([first.href]);
     let url = first;
     for (let pageNumber = 1; ; pageNumber++) {
       const reply = await this.request({ method: 'GET', url, signal });
       const items = this.envelopeItems(reply, key);
       const envelope = lowerKeys(reply.body) ?? {};
-      yield { pageNumber, items };
       const href = nextHref(envelope);
+      yield { pageNumber, items, last: href === undefined };
       if (href === undefined) return;
       const next = this.resolveNext(href, pageNumber);
       if (seen.has(next.href)) {

@@ -14,6 +14,8 @@ export interface CustomerPage {
   /** 1-based position of this page in the listing. */
   readonly pageNumber: number;
   readonly records: readonly ParsedCustomer[];
+  /** True when this is the last page (no `navigation-next`), when the source knows. */
+  readonly last?: boolean;
 }
 
 export interface ListCustomersOptions {

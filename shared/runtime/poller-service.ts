@@ -14,7 +14,14 @@ import {
 import { NutcacheAuthError } from '../nutcache/errors.ts';
 import type { NutcacheSecret } from '../nutcache/secret.ts';
 import type { CustomerSource } from '../nutcache/types.ts';
-import { apiKeyId, expectedPollCost, nextPollDelay, QuotaGuard, type QuotaStore } from '../quota/budget.ts';
+import {
+  apiKeyId,
+  DEFAULT_DAILY_BUDGET,
+  expectedPollCost,
+  nextPollDelay,
+  QuotaGuard,
+  type QuotaStore,
+} from '../quota/budget.ts';
 
 export interface PollerServiceDeps extends Omit<PollDependencies, 'source'> {
   /** The organization's credentials; `fresh` asks to bypass any cache. */
@@ -70,7 +77,8 @@ export async function pollWithCredentials(
     const startedAt = deps.clock.now();
     // Backing off: a scheduled poll before `notBefore` is deferred (an explicit "sync now", which names
     // its pollId, is not).
-    if (state?.notBefore && state.notBefore > startedAt && options.pollId === undefined) {
+    // (A retry after a 401 is not deferred by the back-off its own first attempt may just have set.)
+    if (state?.notBefore && state.notBefore > startedAt && options.pollId === undefined && !fresh) {
       deps.metrics.count('PollDeferred');
       deps.log.info('poll deferred: backing off after 429s or a low budget', {
         organizationGuid: options.organizationGuid,
@@ -95,18 +103,32 @@ export async function pollWithCredentials(
     }
     const requestsBefore = source.requestCount;
     const throttledBefore = source.throttledCount ?? 0;
+    // The poll holds its estimate; beyond it, it reserves more of the day's budget in blocks, atomically,
+    // so polls sharing the API key can never spend more than the budget between them.
+    let reserved = admission.reservation.reserved;
+    let extra = 0;
+    const block = Math.max(10, Math.ceil(reserved / 2));
+    const dailyBudget = deps.quota.dailyBudget ?? DEFAULT_DAILY_BUDGET;
+    const keyId = apiKeyId(secret.apiKey);
+    const quotaStore = deps.quota.store;
+    const budgetGate = async (sent: number): Promise<boolean> => {
+      if (sent < reserved) return true;
+      const total = await quotaStore.consume(keyId, admission.reservation.day, block);
+      // Keep only the part of the block that fits in the budget; give the rest back.
+      const over = Math.max(0, total - dailyBudget);
+      if (over > 0) await quotaStore.consume(keyId, admission.reservation.day, -Math.min(over, block));
+      const granted = block - Math.min(over, block);
+      reserved += granted;
+      extra += granted;
+      return granted > 0;
+    };
     let result: PollResult | undefined;
     try {
-      // The poll may spend what was left of today's budget, no more (the listing and deletion
-      // confirmations stop there).
-      const allowance = Math.min(
-        options.requestAllowance ?? Number.POSITIVE_INFINITY,
-        admission.plan.remaining,
-      );
-      result = await runPoll({ ...deps, source }, { ...options, requestAllowance: allowance });
+      result = await runPoll({ ...deps, source }, { ...options, budgetGate });
       return result;
     } finally {
-      const usedToday = await admission.reservation.settle(source.requestCount - requestsBefore);
+      // settle() replaces the first reservation with what was sent; the blocks reserved since are part of it.
+      const usedToday = await admission.reservation.settle(source.requestCount - requestsBefore - extra);
       const intervalMs = deps.quota.intervalMs;
       if (intervalMs !== undefined && result && result.outcome !== 'busy') {
         const now = deps.clock.now();

@@ -433,3 +433,61 @@ describe('the request allowance', () => {
     expect(result.counts.deleted).toBe(0);
   });
 });
+
+describe('findings of the second review', () => {
+  beforeEach(async () => {
+    await env.poll();
+  });
+
+  it('counts a listing that ends exactly on its allowance as complete', async () => {
+    env.source.pageSize = 2; // 8 customers: 4 pages
+    const result = await env.poll({ requestAllowance: 4 });
+    expect(result.outcome).toBe('success');
+    expect(result.listingComplete).toBe(true);
+  });
+
+  it('reports only the changes it delivered when it stops at the deadline', async () => {
+    for (const id of [1, 2, 3, 4, 5, 6]) env.source.put(customer(id, { name: `Renamed ${id}` }));
+    const put = env.bus.putEvents.bind(env.bus);
+    env.bus.putEvents = async (entries) => {
+      env.clock.advance(5_000);
+      return put(entries);
+    };
+    const n = env.details().length;
+    const result = await env.poll({
+      chunkSize: 2,
+      deadline: env.clock.now() + 8_000,
+      deadlineReserveMs: 1_000,
+    });
+    env.bus.putEvents = put;
+    expect(result.outcome).toBe('deadline');
+    const delivered = env.since(n).length;
+    expect(delivered).toBeLessThan(6);
+    expect(result.counts.updated).toBe(delivered);
+    await env.poll();
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+
+  it('keeps what a recovery did when the deadline stops it, so the next polls finish the journal', async () => {
+    for (const id of [1, 2, 3, 4, 5, 6, 7, 8]) env.source.put(customer(id, { city: 'Lyon' }));
+    // The process dies after journaling four chunks and before any is settled.
+    env.store.failNext('commitIndex', new Error('process died'));
+    await env.poll({ chunkSize: 2 });
+    expect((await env.store.loadJournal(ORG)).length).toBe(4);
+    const put = env.bus.putEvents.bind(env.bus);
+    env.bus.putEvents = async (entries) => {
+      env.clock.advance(5_000);
+      return put(entries);
+    };
+    const left: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await env.poll({ deadline: env.clock.now() + 12_000, deadlineReserveMs: 1_000 });
+      left.push((await env.store.loadJournal(ORG)).length);
+    }
+    env.bus.putEvents = put;
+    expect(left[0]).toBeLessThan(4);
+    expect(left.at(-1)).toBe(0);
+    await env.poll();
+    expect(env.consumerView()).toEqual(env.sourceView());
+  });
+});

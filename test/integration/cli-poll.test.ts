@@ -186,7 +186,9 @@ describe('nutcache-cdc poll against the sandbox (embedded DynamoDB, JSON lines)'
       env,
     );
     expect(run.code, run.stderr).toBe(75);
-    expect(summaries(run)).toEqual([expect.stringMatching(/ deferred \(the daily Nutcache request budget would be exceeded/)]);
+    expect(summaries(run)).toEqual([
+      expect.stringMatching(/ deferred \(the daily Nutcache request budget would be exceeded/),
+    ]);
     expect(sandbox.stats.requests).toBe(requests);
     expect(newEvents()).toEqual([]);
   });

@@ -149,3 +149,47 @@ describe('backing off', () => {
     expect((await pollWithCredentials(withQuota, { organizationGuid: ORG })).outcome).toBe('success');
   });
 });
+
+describe('findings of the second review', () => {
+  it('never lets two organizations sharing a key spend more than the budget between them', async () => {
+    const { deps, quota, clock } = setup();
+    const day = utcDay(clock.now());
+    await quota.consume(apiKeyId('shared-key'), day, 19_990); // 10 requests left today
+    const orgs = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'];
+    const sources = orgs.map(() => {
+      const source = new FakeSource();
+      source.pageSize = 1;
+      for (let id = 1; id <= 20; id++) source.put(customer(id));
+      return source;
+    });
+    const results = await Promise.all(
+      orgs.map((organizationGuid, i) =>
+        pollWithCredentials(
+          {
+            ...deps,
+            getSecret: async () => ({ ...secret('shared-key'), organizationGuid }),
+            createSource: () => sources[i] as FakeSource,
+            quota: { store: quota, dailyBudget: 20_000 },
+          },
+          { organizationGuid },
+        ),
+      ),
+    );
+    const sent = results.reduce((sum, r) => sum + r.nutcacheRequests, 0);
+    expect(sent).toBeLessThanOrEqual(10);
+    expect(await quota.used(apiKeyId('shared-key'), day)).toBeLessThanOrEqual(20_000);
+  });
+
+  it('does not let a 401 retry be deferred by the back-off its own first attempt set', async () => {
+    const { deps, quota, clock, fetched } = setup();
+    clock.advance(8 * 3_600_000); // 08:00 UTC, budget nearly spent: pacing backs off
+    await quota.consume(apiKeyId('old-key'), utcDay(clock.now()), 19_900);
+    await quota.consume(apiKeyId('new-key'), utcDay(clock.now()), 19_900);
+    const result = await pollWithCredentials(
+      { ...deps, quota: { store: quota, dailyBudget: 20_000, intervalMs: 5 * 60_000 } },
+      { organizationGuid: ORG },
+    );
+    expect(fetched).toEqual([false, true]);
+    expect(result.outcome).toBe('success');
+  });
+});

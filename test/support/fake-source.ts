@@ -41,7 +41,7 @@ export class FakeSource implements CustomerSource {
       const sorted = [...this.customers.values()].sort((a, b) => a.id - b.id);
       const slice = sorted.slice((page - 1) * this.pageSize, page * this.pageSize);
       const last = page * this.pageSize >= sorted.length;
-      yield { pageNumber: page, records: slice.map((r) => this.parsed(r)) };
+      yield { pageNumber: page, records: slice.map((r) => this.parsed(r)), last };
       this.afterPage?.(page);
       if (last) return;
       page += 1;
