@@ -5,10 +5,10 @@ import { get, getJson, type ListBody } from './helpers.ts';
 
 // Copies of the two JSON examples of the documented seed page (GET customers/143222 and GET customers).
 const seedList = JSON.parse(
-  readFileSync(new URL('./fixtures/seed-list-customers.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/seed-list-customers.json', import.meta.url), 'utf8'),
 ) as ListBody;
 const seedView = JSON.parse(
-  readFileSync(new URL('./fixtures/seed-view-customer.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/seed-view-customer.json', import.meta.url), 'utf8'),
 ) as { customers: unknown[] };
 
 describe('sandbox envelope: the documented seed page', () => {
