@@ -17,7 +17,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type CanonicalCustomer, customerDigest } from '../customer.ts';
-import type { BusEvent, ChangeType, CustomerChangeDetail } from '../events/contract.ts';
+import {
+  type BusEvent,
+  type ChangeType,
+  type CustomerChangeDetail,
+  DEFAULT_EVENT_SOURCE,
+} from '../events/contract.ts';
 import type { CustomerSource } from '../nutcache/types.ts';
 import type {
   Clock,
@@ -140,7 +145,6 @@ export interface PollResult {
   readonly failure?: unknown;
 }
 
-export const DEFAULT_EVENT_SOURCE = 'nutcache.customers';
 export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
 /**
  * Largest event the engine publishes whole: EventBridge takes 256 KB entries, but a rule target receives
@@ -794,9 +798,4 @@ function recordMetrics(metrics: MetricsSink, result: PollResult): void {
   metrics.count('CustomersInvalid', c.invalid);
   metrics.count('NutcacheRequests', result.nutcacheRequests);
   metrics.gauge('PollDurationMs', result.durationMs, 'Milliseconds');
-}
-
-/** Convenience for callers that only need to know whether a poll event is a change to a customer. */
-export function isCustomerEvent(event: BusEvent): event is BusEvent & { detail: CustomerChangeDetail } {
-  return 'customerId' in event.detail;
 }

@@ -2,6 +2,8 @@
  * Retry policy of the Nutcache client: which failures are retried, and how long to wait before the next
  * attempt (Retry-After when Nutcache sends it, otherwise exponential backoff with full jitter).
  */
+
+import { fullJitterDelay } from '../util/backoff.ts';
 import { NutcacheConfigError } from './errors.ts';
 
 export interface RetryOptions {
@@ -55,8 +57,7 @@ function stripUndefined(options: RetryOptions): Partial<RetryPolicy> {
  * where `retry` is 1 for the first retry. `random` returns a number in [0, 1).
  */
 export function backoffDelay(retry: number, policy: RetryPolicy, random: () => number): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * cap);
+  return fullJitterDelay(retry, policy.baseDelayMs, policy.maxDelayMs, random);
 }
 
 /**

@@ -16,8 +16,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { BusEvent } from '../events/contract.ts';
 import type { Clock, DeadLetterSink } from '../ports.ts';
-import { AppendOnlyFile, writeToStream } from './jsonl.ts';
-import { backoffDelay, callErrorCode, isFatalError, isRetryableCallError } from './reliable.ts';
+import { fullJitterDelay } from '../util/backoff.ts';
+import { packBatches } from '../util/batching.ts';
+import { lineWriter } from './jsonl.ts';
+import { callErrorCode, isFatalError, isRetryableCallError } from './reliable.ts';
 import { eventIdOf } from './serialize.ts';
 
 export type DeadLetterItem = Parameters<DeadLetterSink['put']>[0][number];
@@ -127,26 +129,14 @@ export class SqsDeadLetterSink implements DeadLetterSink {
       const body = this.messageBody(item);
       return { eventId: eventIdOf(item.event), body, bytes: Buffer.byteLength(body, 'utf8') };
     });
-    for (const batch of this.pack(messages)) await this.sendBatch(batch);
-  }
-
-  private pack(messages: readonly Message[]): Message[][] {
-    const batches: Message[][] = [];
-    let current: Message[] = [];
-    let bytes = 0;
-    for (const message of messages) {
-      const full =
-        current.length >= SQS_MAX_BATCH_ENTRIES || bytes + message.bytes > this.options.maxMessageBytes;
-      if (current.length > 0 && full) {
-        batches.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(message);
-      bytes += message.bytes;
+    for (const batch of packBatches(
+      messages,
+      SQS_MAX_BATCH_ENTRIES,
+      this.options.maxMessageBytes,
+      (m) => m.bytes,
+    )) {
+      await this.sendBatch(batch);
     }
-    if (current.length > 0) batches.push(current);
-    return batches;
   }
 
   private async sendBatch(batch: readonly Message[]): Promise<void> {
@@ -204,7 +194,7 @@ export class SqsDeadLetterSink implements DeadLetterSink {
           failures,
         );
       }
-      await clock.sleep(backoffDelay(attempt, baseDelayMs, maxDelayMs, random));
+      await clock.sleep(fullJitterDelay(attempt, baseDelayMs, maxDelayMs, random));
     }
   }
 }
@@ -222,13 +212,7 @@ export class JsonLinesDeadLetterSink implements DeadLetterSink {
   private readonly clock: Pick<Clock, 'now'>;
 
   constructor(options: JsonLinesDeadLetterSinkOptions) {
-    const { target } = options;
-    if (typeof target === 'string') {
-      const file = new AppendOnlyFile(target);
-      this.write = (text) => file.append(text);
-    } else {
-      this.write = (text) => writeToStream(target, text);
-    }
+    this.write = lineWriter(options.target);
     this.clock = options.clock;
   }
 

@@ -38,19 +38,20 @@ export class AppendOnlyFile {
   }
 }
 
+/** Writes text to a stream (left open) or appends it to a file path (directories created). */
+export function lineWriter(target: Writable | string): (text: string) => Promise<void> {
+  if (typeof target !== 'string') return (text) => writeToStream(target, text);
+  const file = new AppendOnlyFile(target);
+  return (text) => file.append(text);
+}
+
 export class JsonLinesBus implements EventBus {
   private readonly write: (text: string) => Promise<void>;
   private readonly account: string;
   private readonly region: string;
 
   constructor(options: JsonLinesBusOptions) {
-    const { target } = options;
-    if (typeof target === 'string') {
-      const file = new AppendOnlyFile(target);
-      this.write = (text) => file.append(text);
-    } else {
-      this.write = (text) => writeToStream(target, text);
-    }
+    this.write = lineWriter(options.target);
     this.account = options.account ?? '000000000000';
     this.region = options.region ?? 'local';
   }

@@ -38,6 +38,8 @@ import type {
   Log,
   MetricsSink,
 } from '../ports.ts';
+import { fullJitterDelay } from '../util/backoff.ts';
+import { packBatches } from '../util/batching.ts';
 import {
   DEFAULT_MAX_ENTRY_BYTES,
   entrySize,
@@ -229,34 +231,8 @@ function resolveOptions(options: PublishOptions): Resolved {
   };
 }
 
-/** Full-jitter exponential backoff before attempt `attempt + 1`. */
-export function backoffDelay(
-  attempt: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random: () => number,
-): number {
-  const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-  return Math.floor(random() * ceiling);
-}
-
-/** Greedy, order-keeping packing: a new request starts when the entry count or byte budget would overflow. */
-function packBatches(items: readonly Item[], maxEntries: number, maxBytes: number): Item[][] {
-  const batches: Item[][] = [];
-  let current: Item[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length > 0 && (current.length >= maxEntries || bytes + item.size > maxBytes)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
+/** Full-jitter exponential backoff before attempt `attempt + 1` (see shared/util/backoff.ts). */
+export const backoffDelay = fullJitterDelay;
 
 type BatchEnd = 'done' | 'bus-unavailable';
 
@@ -421,7 +397,7 @@ export async function publishEvents(
     }
   };
 
-  const batches = packBatches(items, opts.maxEntriesPerRequest, opts.maxRequestBytes);
+  const batches = packBatches(items, opts.maxEntriesPerRequest, opts.maxRequestBytes, (item) => item.size);
   let unavailable: FailedEvent | undefined;
   for (const batch of batches) {
     if (unavailable) {

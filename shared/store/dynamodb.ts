@@ -26,6 +26,7 @@ import type {
   SnapshotStore,
   StoredSnapshot,
 } from '../ports.ts';
+import { fullJitterDelay } from '../util/backoff.ts';
 import { systemClock } from '../util/clock.ts';
 import { type BeforeOperationHook, FaultInjector, type StoreFaultPoint } from './faults.ts';
 import { decodeShard, encodeShard, entriesOfShards, INDEX_FORMAT_VERSION } from './index-codec.ts';
@@ -566,33 +567,19 @@ export class DynamoSnapshotStore implements SnapshotStore {
   async listRunRecords(organizationGuid: string, limit: number): Promise<RunRecord[]> {
     await this.faults.check('listRunRecords', organizationGuid);
     if (!Number.isInteger(limit) || limit <= 0) return [];
-    const records: RunRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.call('Query', 'read', () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SORT },
-            ExpressionAttributeValues: { ':pk': orgPk(organizationGuid), ':prefix': SK.runPrefix },
-            ScanIndexForward: false,
-            Limit: limit - records.length,
-            ExclusiveStartKey: startKey,
-            ReturnConsumedCapacity: 'TOTAL',
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) {
-        const checked = runRecordSchema.safeParse(item.run);
-        if (!checked.success) {
-          throw new Error(`run record ${String(item[SORT])} is corrupt: ${z.prettifyError(checked.error)}`);
-        }
-        records.push(checked.data);
+    // Newest first; an eventually consistent read is enough here: it decides nothing.
+    const items = await this.queryAll('listRunRecords', organizationGuid, SK.runPrefix, {
+      newestFirst: true,
+      limit,
+      consistentRead: false,
+    });
+    return items.map((item) => {
+      const checked = runRecordSchema.safeParse(item.run);
+      if (!checked.success) {
+        throw new Error(`run record ${String(item[SORT])} is corrupt: ${z.prettifyError(checked.error)}`);
       }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey && records.length < limit);
-    return records;
+      return checked.data;
+    });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -623,13 +610,21 @@ export class DynamoSnapshotStore implements SnapshotStore {
     return checked.data;
   }
 
-  /** Every item of the organization whose sort key starts with `prefix`, in sort-key order. */
+  /**
+   * The items of the organization whose sort key starts with `prefix`, in sort-key order (or newest first),
+   * all of them or the first `limit`; strongly consistent unless asked otherwise.
+   */
   private async queryAll(
     method: string,
     organizationGuid: string,
     prefix: string,
-    extra: Pick<QueryCommandInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> = {},
+    options: Pick<QueryCommandInput, 'ProjectionExpression' | 'ExpressionAttributeNames'> & {
+      readonly newestFirst?: boolean;
+      readonly limit?: number;
+      readonly consistentRead?: boolean;
+    } = {},
   ): Promise<Item[]> {
+    const { newestFirst, limit, consistentRead, ...extra } = options;
     const items: Item[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -641,7 +636,9 @@ export class DynamoSnapshotStore implements SnapshotStore {
             ...extra,
             ExpressionAttributeNames: { ...extra.ExpressionAttributeNames, '#pk': PK, '#sk': SORT },
             ExpressionAttributeValues: { ':pk': orgPk(organizationGuid), ':prefix': prefix },
-            ConsistentRead: true,
+            ConsistentRead: consistentRead ?? true,
+            ...(newestFirst ? { ScanIndexForward: false } : {}),
+            ...(limit !== undefined ? { Limit: limit - items.length } : {}),
             ExclusiveStartKey: startKey,
             ReturnConsumedCapacity: 'TOTAL',
           }),
@@ -650,7 +647,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
       if (!out.Items) throw new Error(`${method}: Query returned no Items list`);
       items.push(...out.Items);
       startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    } while (startKey && (limit === undefined || items.length < limit));
     return items;
   }
 
@@ -714,8 +711,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
 
   /** Full-jitter exponential backoff before retry number `attempt` (1-based). */
   private backoff(attempt: number): number {
-    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-    return Math.floor(this.random() * ceiling);
+    return fullJitterDelay(attempt, this.baseDelayMs, this.maxDelayMs, this.random);
   }
 
   /** Runs `work` on every item, at most `concurrency` at once; stops starting new ones after a failure. */

@@ -3,9 +3,9 @@
  * `webhook-id` (the event's stable `detail.eventId`, so a re-delivery of the same change carries the same
  * id and receivers can deduplicate).
  */
-import { randomUUID } from 'node:crypto';
 import type { EventBridgeEvent } from '../events/contract.ts';
 import type { BusEntry } from '../ports.ts';
+import { toEventBridgeEvent as toRuleTargetEvent } from '../publish/serialize.ts';
 
 export interface LocalEventEnvelope {
   /** Default 000000000000 (a local run has no account). */
@@ -16,17 +16,10 @@ export interface LocalEventEnvelope {
 
 /** The EventBridge-shaped event of a PutEvents entry (what a rule target would receive). */
 export function toEventBridgeEvent(entry: BusEntry, envelope: LocalEventEnvelope = {}): EventBridgeEvent {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': entry.detailType,
-    source: entry.source,
-    account: envelope.account ?? '000000000000',
-    time: entry.time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: envelope.region ?? 'local',
-    resources: [...entry.resources],
-    detail: JSON.parse(entry.detail) as unknown,
-  };
+  return toRuleTargetEvent(entry, {
+    ...(envelope.account !== undefined ? { account: envelope.account } : {}),
+    ...(envelope.region !== undefined ? { region: envelope.region } : {}),
+  });
 }
 
 /** `detail.eventId` when the event carries one, else the EventBridge event id. */
