@@ -130,25 +130,8 @@ export function customerDetails(accepted: readonly EventBridgeEvent[]): Customer
   return out;
 }
 
-/**
- * The consumer contract: skip an event whose eventId was seen; ignore one whose sequence is not above the
- * last applied for its customer; created/updated/snapshot set the customer to `after`, deleted removes it.
- */
-export class ContractConsumer {
-  private readonly seen = new Set<string>();
-  private readonly lastSequence = new Map<number, number>();
-  readonly state = new Map<number, string>();
-
-  apply(detail: CustomerChangeDetail): void {
-    if (this.seen.has(detail.eventId)) return;
-    this.seen.add(detail.eventId);
-    const last = this.lastSequence.get(detail.customerId);
-    if (last !== undefined && detail.sequence <= last) return;
-    this.lastSequence.set(detail.customerId, detail.sequence);
-    if (detail.changeType === 'deleted') this.state.delete(detail.customerId);
-    else if (detail.after) this.state.set(detail.customerId, stableStringify(detail.after));
-  }
-}
+/** The consumer contract's model, shared with the engine and integration tests. */
+export { ContractConsumer } from '../support/consumer.ts';
 
 /** Differences between the consumer's view and the source (empty when they agree). */
 export function diffStates(consumer: Map<number, string>, source: Map<number, string>): string[] {

@@ -2,21 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { type CanonicalCustomer, customerHash } from '../../shared/customer.ts';
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES, SCHEMA_VERSION } from '../../shared/events/contract.ts';
-import type { Clock, JournalEntry, RunRecord, StoredSnapshot } from '../../shared/ports.ts';
+import type { JournalEntry, RunRecord, StoredSnapshot } from '../../shared/ports.ts';
+import { ManualClock as SharedManualClock } from '../../shared/util/clock.ts';
 
-/** A clock that only moves when told to; `sleep` advances it and returns at once. */
-export class ManualClock implements Clock {
-  readonly sleeps: number[] = [];
-  constructor(private time = Date.UTC(2026, 0, 15, 12, 0, 0)) {}
-  now(): number {
-    return this.time;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-  }
-  async sleep(ms: number): Promise<void> {
-    this.sleeps.push(ms);
-    this.time += ms;
+/** The shared manual clock, starting at 2026-01-15T12:00Z (the time the fixtures below are written for). */
+export class ManualClock extends SharedManualClock {
+  constructor(start = Date.UTC(2026, 0, 15, 12, 0, 0)) {
+    super(start);
   }
 }
 

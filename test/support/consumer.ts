@@ -3,7 +3,7 @@
  * eventId already seen; ignore an event whose sequence is not above the last applied for its customer;
  * otherwise created/updated/snapshot set the customer to `after`, deleted removes it.
  */
-import type { CanonicalCustomer } from '../../shared/customer.ts';
+import { type CanonicalCustomer, stableStringify } from '../../shared/customer.ts';
 import { type CustomerChangeDetail, customerChangeDetailSchema } from '../../shared/events/contract.ts';
 
 export class ContractConsumer {
@@ -29,6 +29,11 @@ export class ContractConsumer {
     this.lastSequence.set(detail.customerId, detail.sequence);
     if (detail.changeType === 'deleted') this.customers.delete(detail.customerId);
     else if (detail.after) this.customers.set(detail.customerId, detail.after);
+  }
+
+  /** The consumer's customers as stable JSON text (key order aside), for comparing with the source. */
+  get state(): Map<number, string> {
+    return new Map([...this.customers].map(([id, customer]) => [id, stableStringify(customer)]));
   }
 
   applyAll(events: readonly { detail: unknown }[]): this {

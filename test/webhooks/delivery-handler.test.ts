@@ -14,8 +14,8 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../../shared/webhooks/signing.ts';
-import { customer, customerEvent } from '../rules/customer-events.ts';
 import { type Receiver, startReceiver } from './receiver.ts';
+import { deliveryContext, deliveryRecord } from './sqs-fixtures.ts';
 
 const secret = generateWebhookSecret();
 const secrets = mockClient(SecretsManagerClient);
@@ -28,29 +28,10 @@ let handler: (
 ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 
 function record(id: string, eventId: string, receiveCount = 1): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: JSON.stringify(customerEvent('updated', customer({ status: 0 }), customer({ status: 1 }), eventId)),
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: '0',
-      SenderId: 'events',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:webhook',
-    awsRegion: 'eu-west-1',
-  };
+  return deliveryRecord(id, { eventId, receiveCount });
 }
 
-const context = {
-  functionName: 'delivery',
-  awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+const context = deliveryContext;
 
 beforeAll(async () => {
   receiver = await startReceiver(secret);

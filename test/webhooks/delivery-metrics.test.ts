@@ -14,7 +14,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it, vi } from 'vitest';
 import { generateWebhookSecret } from '../../shared/webhooks/signing.ts';
-import { customer, customerEvent } from '../rules/customer-events.ts';
+import { deliveryContext, deliveryRecord } from './sqs-fixtures.ts';
 
 const secret = generateWebhookSecret();
 mockClient(SecretsManagerClient)
@@ -26,31 +26,10 @@ lambda.on(ListEventSourceMappingsCommand).resolves({ EventSourceMappings: [{ UUI
 lambda.on(UpdateEventSourceMappingCommand).resolves({});
 
 function record(id: string): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: JSON.stringify(
-      customerEvent('updated', customer({ status: 0 }), customer({ status: 1 }), `evt-${id}`),
-    ),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'events',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:webhook',
-    awsRegion: 'eu-west-1',
-  };
+  return deliveryRecord(id, { firstReceivedAt: Date.now() });
 }
 
-const context = {
-  functionName: 'delivery',
-  awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+const context = deliveryContext;
 
 interface EmfLine {
   readonly _aws: { readonly CloudWatchMetrics: { readonly Dimensions: string[][] }[] };
