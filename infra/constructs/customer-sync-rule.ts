@@ -8,7 +8,7 @@
  * the same webhook URL and secret share one subscription.
  */
 import { Duration, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -23,6 +23,7 @@ import {
   patternJson,
 } from '../../shared/rules/compile.ts';
 import type { SyncRuleFilter, SyncRuleSpec } from '../../shared/rules/model.ts';
+import { queueNotEmptyAlarm } from './alarms.ts';
 import { WebhookSubscription } from './webhook-subscription.ts';
 
 /** Where a rule's events go (code-declared rules use CDK objects). */
@@ -93,18 +94,15 @@ export class CustomerSyncRule extends Construct {
       { id: 'AwsSolutions-SQS3', reason: 'This queue is the rule target dead-letter queue (terminal).' },
       { id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter store (terminal).' },
     );
-    this.targetDeadLetterAlarm = new cloudwatch.Alarm(this, 'TargetDeadLetterAlarm', {
-      alarmName: `nutcache-cdc-${props.environmentName}-rule-${props.name}-target-dead-letters`,
-      alarmDescription: `EventBridge could not hand events of sync rule ${props.name} to its target (permissions, throttling past the maximum event age); they wait in the rule's target dead-letter queue (docs/sync-rules.md).`,
-      metric: this.targetDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.targetDeadLetterAlarm = queueNotEmptyAlarm(
+      this,
+      'TargetDeadLetterAlarm',
+      this.targetDeadLetterQueue,
+      {
+        alarmName: `nutcache-cdc-${props.environmentName}-rule-${props.name}-target-dead-letters`,
+        alarmDescription: `EventBridge could not hand events of sync rule ${props.name} to its target (permissions, throttling past the maximum event age); they wait in the rule's target dead-letter queue (docs/sync-rules.md).`,
+      },
+    );
     if (props.alarmAction) this.targetDeadLetterAlarm.addAlarmAction(props.alarmAction);
     const targetProps = {
       deadLetterQueue: this.targetDeadLetterQueue,

@@ -39,6 +39,7 @@ import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import { parseRulesText } from '../../shared/rules/model.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
 import { type NutcacheCdcConfig, type OrganizationConfig, rateShare } from '../config.ts';
+import { queueNotEmptyAlarm } from '../constructs/alarms.ts';
 import { addSyncRulesFromSpecs, type CustomerSyncRule } from '../constructs/customer-sync-rule.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
 import { POLLER_SERVICE_NAME, PollerMetrics } from '../constructs/poller-metrics.ts';
@@ -540,17 +541,9 @@ export class NutcacheCdcStack extends Stack {
       ['PollFailureQueueAlarm', this.pollFailureQueue, 'poll invocations that failed every attempt'],
     ] as const) {
       this.addAlarm(
-        new cloudwatch.Alarm(this, id, {
+        queueNotEmptyAlarm(this, id, queue, {
           alarmName: `nutcache-cdc-${env}-${id === 'EventDeadLetterAlarm' ? 'event-dead-letters' : 'poll-failure-queue'}`,
           alarmDescription: `The queue of ${what} is not empty.`,
-          metric: queue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(5),
-            statistic: cloudwatch.Stats.MAXIMUM,
-          }),
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
       );
     }

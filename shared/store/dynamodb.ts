@@ -652,14 +652,10 @@ export class DynamoSnapshotStore implements SnapshotStore {
   }
 
   /**
-   * One BatchWriteItem of at most 25 requests, re-sending UnprocessedItems with backoff until done. Gives
-   * up after `maxAttempts` calls in a row that made no progress (a call that got some writes through
-   * resets the count, so a throttled but moving partition is waited out).
+   * One BatchWriteItem of at most 25 requests, re-sending UnprocessedItems with backoff until done.
    */
   private async batchWrite(requests: BatchWriteWriteRequest[]): Promise<void> {
-    let pending = requests;
-    let stalled = 0;
-    for (let calls = 1; ; calls++) {
+    await this.untilProcessed('BatchWriteItem', 'writes', requests, async (pending) => {
       const out = await this.call('BatchWriteItem', 'write', () =>
         this.client.send(
           new BatchWriteCommand({
@@ -668,25 +664,14 @@ export class DynamoSnapshotStore implements SnapshotStore {
           }),
         ),
       );
-      const left = out.UnprocessedItems?.[this.table] ?? [];
-      if (left.length === 0) return;
-      stalled = left.length < pending.length ? 1 : stalled + 1;
-      pending = left;
-      if (stalled >= this.maxAttempts) {
-        throw new Error(
-          `BatchWriteItem: ${pending.length} of ${requests.length} writes still unprocessed after ${calls} attempts (table throttled?)`,
-        );
-      }
-      await this.sleep(this.backoff(stalled));
-    }
+      return out.UnprocessedItems?.[this.table] ?? [];
+    });
   }
 
   /** One BatchGetItem of at most 100 keys (strongly consistent), re-asking UnprocessedKeys with backoff. */
   private async batchGet(keys: Item[]): Promise<Item[]> {
     const items: Item[] = [];
-    let pending = keys;
-    let stalled = 0;
-    for (let calls = 1; ; calls++) {
+    await this.untilProcessed('BatchGetItem', 'keys', keys, async (pending) => {
       const out = await this.call('BatchGetItem', 'read', () =>
         this.client.send(
           new BatchGetCommand({
@@ -696,13 +681,32 @@ export class DynamoSnapshotStore implements SnapshotStore {
         ),
       );
       items.push(...(out.Responses?.[this.table] ?? []));
-      const left = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
-      if (left.length === 0) return items;
+      return out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    });
+    return items;
+  }
+
+  /**
+   * Calls `send` with what is still pending (it answers what was left unprocessed) until nothing is left,
+   * with backoff. Gives up after `maxAttempts` calls in a row that made no progress (a call that got some
+   * through resets the count, so a throttled but moving partition is waited out).
+   */
+  private async untilProcessed<T>(
+    operation: string,
+    what: string,
+    initial: T[],
+    send: (pending: T[]) => Promise<T[]>,
+  ): Promise<void> {
+    let pending = initial;
+    let stalled = 0;
+    for (let calls = 1; ; calls++) {
+      const left = await send(pending);
+      if (left.length === 0) return;
       stalled = left.length < pending.length ? 1 : stalled + 1;
       pending = left;
       if (stalled >= this.maxAttempts) {
         throw new Error(
-          `BatchGetItem: ${pending.length} of ${keys.length} keys still unprocessed after ${calls} attempts (table throttled?)`,
+          `${operation}: ${pending.length} of ${initial.length} ${what} still unprocessed after ${calls} attempts (table throttled?)`,
         );
       }
       await this.sleep(this.backoff(stalled));
