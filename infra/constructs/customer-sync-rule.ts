@@ -271,6 +271,12 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
       ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
     });
     if (targetSpec.type === 'sqs') warnAboutQueuePolicy(rule, spec.name, targetSpec.queueArn);
+    if (targetSpec.type !== 'webhook' && Token.isUnresolved(Stack.of(scope).account)) {
+      Annotations.of(rule.rule).acknowledgeWarning(
+        '@aws-cdk/aws-events:ruleUnresolvedEnvironment',
+        'A target named by ARN in a rules file is expected in the account and region the stack deploys to (docs/sync-rules.md).',
+      );
+    }
     return rule;
   });
 }

@@ -29,6 +29,11 @@ function actionsOf(statement: Statement): string[] {
   return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
 }
 
+/** A statement's resources as a list (IAM policy minimization merges statements into resource lists). */
+function resourceList(statement: Statement): unknown[] {
+  return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+}
+
 function pollerFunction(template: ReturnType<typeof synthesise>['template']): Json {
   return only(resourcesOf(template, 'AWS::Lambda::Function'))[1].Properties as Json;
 }
@@ -211,7 +216,7 @@ describe('the stack for one organization (defaults)', () => {
     it('reads and writes only its table', () => {
       const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.length).toBeGreaterThan(0);
-      for (const s of dynamo) expect(s.Resource).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
+      for (const s of dynamo) expect(resourceList(s)).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
       expect(dynamo.flatMap(actionsOf)).toEqual(
         expect.arrayContaining([
           'dynamodb:GetItem',
@@ -397,7 +402,8 @@ describe('the stack for several organizations', () => {
     const statements = statementsOfRole(template, pollerRoleId(template));
     const resources = statements
       .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
-      .map((s) => (s.Resource as { Ref: string }).Ref);
+      .flatMap(resourceList)
+      .map((r) => (r as { Ref: string }).Ref);
     expect(resources.sort()).toEqual(secretIds.sort());
     const fn = pollerFunction(template);
     expect(fn).not.toHaveProperty('ReservedConcurrentExecutions');
@@ -491,7 +497,7 @@ describe('imported resources', () => {
     const reads = statementsOfRole(template, pollerRoleId(template)).filter((s) =>
       actionsOf(s).includes('secretsmanager:GetSecretValue'),
     );
-    const resources = reads.map((s) => JSON.stringify(s.Resource));
+    const resources = reads.flatMap(resourceList).map((r) => JSON.stringify(r));
     expect(resources).toContain(JSON.stringify(secretArn));
     expect(resources.some((r) => r.includes(':secret:nutcache/beta-??????'))).toBe(true);
     expect(Object.keys(template.findOutputs('*')).filter((k) => k.endsWith('SecretArn'))).toHaveLength(2);
