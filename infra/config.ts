@@ -6,6 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import {
+  DEFAULT_POLLER_MEMORY_MB,
+  HEADROOM,
+  MAX_POLLER_MEMORY_MB,
+  MIN_POLLER_MEMORY_MB,
+  maxCustomersForMemory,
+  memoryMbForCustomers,
+} from '../shared/engine/memory-fit.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 
 /** The file the app reads when no `config` context value is given. */
@@ -130,6 +138,13 @@ export const configSchema = z
       .min(1, 'must be at least 1')
       .max(NUTCACHE_DAILY_QUOTA, `must not exceed Nutcache's daily quota of ${NUTCACHE_DAILY_QUOTA}`)
       .default(NUTCACHE_DAILY_QUOTA),
+    /** Memory of the poller function (MB); an organization's expectedCustomers must fit it (docs/performance.md). */
+    pollerMemoryMb: z
+      .number()
+      .int('must be a whole number of MB')
+      .min(MIN_POLLER_MEMORY_MB, `must be at least ${MIN_POLLER_MEMORY_MB} MB (Lambda's minimum)`)
+      .max(MAX_POLLER_MEMORY_MB, `must be at most ${MAX_POLLER_MEMORY_MB} MB (Lambda's maximum)`)
+      .default(DEFAULT_POLLER_MEMORY_MB),
     /** Copies of the poller that may run at once; defaults to the number of organizations. */
     pollerReservedConcurrency: z.number().int().min(1, 'must be at least 1').optional(),
     /** Stale-organization alarm: fires when an organization has had no successful poll for this many intervals. */
@@ -171,6 +186,14 @@ export const configSchema = z
           });
         }
       }
+      const memoryIssue = pollerMemoryIssue(org.expectedCustomers, config.pollerMemoryMb);
+      if (memoryIssue) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organizations', index, 'expectedCustomers'],
+          message: memoryIssue,
+        });
+      }
       const guid = org.organizationGuid.toLowerCase();
       if (seen.has(guid)) {
         ctx.addIssue({
@@ -196,6 +219,12 @@ export const CLIENT_RATE_PER_MINUTE = 180;
 export const MAX_ORGANIZATIONS_PER_API_KEY = 4;
 /** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
 export const MAX_LISTING_MINUTES = 13;
+
+/** Why an organization of `customers` does not fit a poller of `memoryMb`, or undefined when it fits. */
+function pollerMemoryIssue(customers: number | undefined, memoryMb: number): string | undefined {
+  if (customers === undefined || customers <= maxCustomersForMemory(memoryMb)) return undefined;
+  return `a poll of ${customers} customers does not fit the poller's memory with ${HEADROOM * 100}% headroom: "pollerMemoryMb" is ${memoryMb}, which fits at most ${maxCustomersForMemory(memoryMb)} customers; set "pollerMemoryMb" to at least ${memoryMbForCustomers(customers)}`;
+}
 
 /** The request rate one organization gets when `sharing` organizations poll with the same API key. */
 export function rateShare(sharing: number): { perSecond: number; perMinute: number } {
