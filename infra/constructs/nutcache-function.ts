@@ -50,6 +50,12 @@ export interface NutcacheFunctionProps {
   readonly timeout: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /**
+   * V8's old-space limit (MB, `--max-old-space-size`). Pinned for the poller so its heap is collected at the
+   * size `npm run bench` measured with (shared/engine/memory-fit.ts), whatever V8 would pick by itself.
+   * @default V8's own choice
+   */
+  readonly maxOldSpaceMb?: number;
   /** Caps how many copies run at once. @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -133,7 +139,10 @@ export class NutcacheFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         // Stack traces point into the TypeScript sources through the bundled source map.
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: [
+          '--enable-source-maps',
+          ...(props.maxOldSpaceMb === undefined ? [] : [`--max-old-space-size=${props.maxOldSpaceMb}`]),
+        ].join(' '),
       },
       bundling: {
         format: OutputFormat.ESM,

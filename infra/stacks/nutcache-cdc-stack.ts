@@ -37,6 +37,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { DEFAULT_POLLER_MEMORY_MB, v8OldSpaceMb } from '../../shared/engine/memory-fit.ts';
 import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import { parseRulesText } from '../../shared/rules/model.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
@@ -56,7 +57,8 @@ export const DEFAULT_POLLER_ENTRY = resolve(REPO_ROOT, 'functions/poller.ts');
 /** How long one poll may run: the handler stops about 20 s before the function timeout. */
 /** Lambda's maximum: at 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md). */
 export const POLLER_TIMEOUT = Duration.minutes(15);
-export const POLLER_MEMORY_MB = 512;
+/** The poller's memory unless the configuration sets `pollerMemoryMb`. */
+export const POLLER_MEMORY_MB = DEFAULT_POLLER_MEMORY_MB;
 /** Scheduler retries of an invocation Lambda did not accept (throttled, service error). */
 export const SCHEDULE_RETRY_ATTEMPTS = 3;
 /**
@@ -271,7 +273,8 @@ export class NutcacheCdcStack extends Stack {
       description: `Polls Nutcache customers and publishes change events (${env})`,
       serviceName,
       timeout: POLLER_TIMEOUT,
-      memorySize: POLLER_MEMORY_MB,
+      memorySize: config.pollerMemoryMb,
+      maxOldSpaceMb: v8OldSpaceMb(config.pollerMemoryMb),
       // None unless configured: a reservation fails the first deploy on a small account (docs/deploy.md).
       reservedConcurrentExecutions: config.pollerReservedConcurrency,
       logRetention: config.logRetentionDays as logs.RetentionDays,
