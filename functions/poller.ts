@@ -2,10 +2,11 @@
  * The poller Lambda: one poll of one organization, started by EventBridge Scheduler (or by the "sync now"
  * webhook) with `{"organizationGuid": "…", "mode"?: "poll" | "resync"}`.
  *
- * Thin by design: parse the input, find the organization, hand over to the shared poller service. SDK
- * clients, the logger and metrics live at module scope and are reused across invocations; the
- * organizations' secrets come through middy's Secrets Manager middleware (cached for 5 minutes) and are
- * fetched again, bypassing the cache, once after Nutcache answers 401.
+ * Thin by design: parse the input, find the organization, hand over to the shared service
+ * (shared/runtime/poll-organization.ts), which reads that organization's secret only (cached for 5 minutes
+ * and read again, bypassing the cache, once after Nutcache answers 401), skips the poll quietly while the
+ * secret is not filled in (`unconfigured`), and polls. SDK clients, the logger and metrics live at module
+ * scope and are reused across invocations.
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -14,25 +15,24 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
-import { clearCache } from '@middy/util';
 import type { Context } from 'aws-lambda';
 import { ENV } from '../shared/config/env.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 import { NutcacheClient } from '../shared/nutcache/client.ts';
-import { clientConfigFromSecret, parseNutcacheSecret } from '../shared/nutcache/secret.ts';
+import { clientConfigFromSecret } from '../shared/nutcache/secret.ts';
 import { SqsDeadLetterSink } from '../shared/publish/dead-letter.ts';
 import { EventBridgeBus } from '../shared/publish/eventbridge.ts';
 import { DynamoQuotaStore } from '../shared/quota/dynamodb.ts';
+import { OrganizationSecrets } from '../shared/runtime/organization-secrets.ts';
 import {
   findOrganization,
   parseOrganizationsEnv,
   parsePollerInput,
 } from '../shared/runtime/organizations.ts';
-import { pollWithCredentials } from '../shared/runtime/poller-service.ts';
+import { type PollSummary, pollOrganization } from '../shared/runtime/poll-organization.ts';
 import { PowertoolsMetricsSink } from '../shared/runtime/powertools.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../shared/store/dynamodb.ts';
 import { systemClock } from '../shared/util/clock.ts';
@@ -43,7 +43,6 @@ function requiredEnv(name: string): string {
   return value;
 }
 
-const SECRETS_CACHE_KEY = 'nutcache-organization-secrets';
 /** Time kept free before the Lambda timeout to finish publishing and write the run record. */
 const SAFETY_MARGIN_MS = 20_000;
 
@@ -55,9 +54,7 @@ const metrics = new Metrics({
   serviceName,
 });
 const organizations = parseOrganizationsEnv(process.env[ENV.organizations]);
-const secretKeys = new Map(organizations.map((o, i) => [o.organizationGuid.toUpperCase(), `org${i}`]));
-
-const secretsClient = new SecretsManagerClient({});
+const secrets = new OrganizationSecrets({ client: new SecretsManagerClient({}) });
 const documentClient = createDocumentClient(new DynamoDBClient({}));
 const tableName = requiredEnv(ENV.tableName);
 const store = new DynamoSnapshotStore({ client: documentClient, tableName });
@@ -86,27 +83,17 @@ const deadLetters = new SqsDeadLetterSink({
 const eventSource = process.env[ENV.eventSource] || DEFAULT_EVENT_SOURCE;
 const metricsSink = new PowertoolsMetricsSink(metrics);
 
-export interface PollSummary {
-  readonly organizationGuid: string;
-  readonly pollId: string;
-  readonly outcome: string;
-  readonly counts: Record<string, number>;
-  readonly nutcacheRequests: number;
-  readonly durationMs: number;
-}
-
 async function pollHandler(event: unknown, context: Context): Promise<PollSummary> {
   const input = parsePollerInput(event);
   const organization = findOrganization(organizations, input.organizationGuid);
   if (!organization) {
     throw new Error(`organization ${input.organizationGuid} is not configured for this poller`);
   }
-  const secretKey = secretKeys.get(organization.organizationGuid.toUpperCase()) as string;
   logger.appendKeys({ organizationGuid: organization.organizationGuid });
   metrics.addDimension('organizationGuid', organization.organizationGuid);
   const deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
 
-  const result = await pollWithCredentials(
+  const summary = await pollOrganization(
     {
       store,
       bus,
@@ -114,19 +101,7 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
       clock: systemClock,
       log: logger,
       metrics: metricsSink,
-      async getSecret(fresh) {
-        if (!fresh) {
-          return parseNutcacheSecret(
-            (context as unknown as Record<string, unknown>)[secretKey],
-            organization.secretArn,
-          );
-        }
-        clearCache([SECRETS_CACHE_KEY]);
-        const answer = await secretsClient.send(
-          new GetSecretValueCommand({ SecretId: organization.secretArn }),
-        );
-        return parseNutcacheSecret(answer.SecretString, organization.secretArn);
-      },
+      secrets,
       createSource: (secret) =>
         new NutcacheClient({
           ...clientConfigFromSecret(secret),
@@ -142,6 +117,7 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
           : {}),
       },
     },
+    organization,
     {
       organizationGuid: organization.organizationGuid,
       // No mode for a scheduled poll: the engine then carries on a resync that was cut short.
@@ -153,30 +129,15 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
       ...(input.pollId ? { pollId: input.pollId } : {}),
     },
   );
-  const summary: PollSummary = {
-    organizationGuid: result.organizationGuid,
-    pollId: result.pollId,
-    outcome: result.outcome,
-    counts: { ...result.counts },
-    nutcacheRequests: result.nutcacheRequests,
-    durationMs: result.durationMs,
-  };
-  // A failed poll is an error for Lambda (alarms, retries); busy, partial and deadline polls are not:
-  // what they left undone is redone by the next scheduled poll.
-  if (result.outcome === 'failed') throw new Error(`poll failed: ${result.error ?? 'unknown error'}`);
+  // A failed poll is an error for Lambda (alarms, retries); busy, partial, deadline, deferred and
+  // unconfigured polls are not: what they left undone is redone by the next scheduled poll.
+  if (summary.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown error'}`);
   return summary;
 }
+
+export type { PollSummary };
 
 export const handler = middy<unknown, PollSummary>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  .use(
-    secretsManager({
-      fetchData: Object.fromEntries(organizations.map((o, i) => [`org${i}`, o.secretArn])),
-      cacheKey: SECRETS_CACHE_KEY,
-      cacheExpiry: 5 * 60_000,
-      setToContext: true,
-      awsClientOptions: {},
-    }),
-  )
   .handler(pollHandler);
