@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
+import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, organizationVariableEntry } from './organizations-variable.ts';
 
 /** The file the app reads when no `config` context value is given. */
 export const DEFAULT_CONFIG_FILE = 'nutcache-cdc.config.json';
@@ -18,6 +19,7 @@ export const NUTCACHE_DAILY_QUOTA = 20_000;
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]+$/;
 
 const initialEventsSchema = z.enum(['snapshot', 'none'], {
@@ -34,6 +36,14 @@ const secretSchema = z.discriminatedUnion(
         type: z.literal('import'),
         name: z.string().min(1, 'must not be empty').optional(),
         arn: z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN').optional(),
+        /**
+         * The customer managed KMS key the secret is encrypted with, when it is not Secrets Manager's
+         * default key: the poller may then decrypt with it, through Secrets Manager only (`kms:ViaService`).
+         */
+        kmsKeyArn: z
+          .string()
+          .regex(KMS_KEY_ARN, 'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)')
+          .optional(),
       })
       .refine((s) => (s.name === undefined) !== (s.arn === undefined), {
         message: 'an imported secret needs exactly one of "name" or "arn"',
@@ -130,8 +140,18 @@ export const configSchema = z
       .min(1, 'must be at least 1')
       .max(NUTCACHE_DAILY_QUOTA, `must not exceed Nutcache's daily quota of ${NUTCACHE_DAILY_QUOTA}`)
       .default(NUTCACHE_DAILY_QUOTA),
-    /** Copies of the poller that may run at once; defaults to the number of organizations. */
+    /**
+     * Reserved concurrency of the poller (at most this many copies run at once). Unset by default: a
+     * reservation fails the first deploy on an account whose concurrency quota is small (new accounts may
+     * have 10, and Lambda keeps 100 unreserved); the poll lease already prevents overlapping polls of one
+     * organization. Set it only on an account with room for it.
+     */
     pollerReservedConcurrency: z.number().int().min(1, 'must be at least 1').optional(),
+    /**
+     * Reserved concurrency of the public "sync now" function, capping what a flood of (rejected) requests
+     * can cost. Unset by default, for the same reason as `pollerReservedConcurrency`.
+     */
+    syncNowReservedConcurrency: z.number().int().min(1, 'must be at least 1').optional(),
     /** Stale-organization alarm: fires when an organization has had no successful poll for this many intervals. */
     staleAfterIntervals: z.number().int().min(1, 'must be at least 1').default(3),
     /** Throttling alarm: fires when Nutcache answered 429 at least this many times in 15 minutes. */
@@ -188,7 +208,59 @@ export const configSchema = z
         });
       }
     });
+    checkEnvironmentSize(config, groupSizes, ctx);
   });
+
+/** A secret ARN's length once deployed: a created secret's generated name makes it about this long. */
+export const ESTIMATED_SECRET_ARN_LENGTH = 140;
+/** The longest ARN prefix of a secret (partition, region and account at their longest). */
+const SECRET_ARN_PREFIX_MAX = 'arn:aws-us-gov:secretsmanager:ap-southeast-2:123456789012:secret:';
+/** The poller's other environment variables (names, Powertools settings, table, queue URL), estimated. */
+const OTHER_POLLER_VARIABLES_BYTES = 900;
+
+type ParsedConfig = z.output<typeof configSchema>;
+type SecretConfig = ParsedConfig['organizations'][number]['secret'];
+
+function estimatedSecretArn(secret: SecretConfig): string {
+  if (secret.type === 'import' && secret.arn !== undefined) return secret.arn;
+  if (secret.type === 'import') return `${SECRET_ARN_PREFIX_MAX}${secret.name ?? ''}`;
+  return 'x'.repeat(ESTIMATED_SECRET_ARN_LENGTH);
+}
+
+/** The poller's `ORGANIZATIONS` value with each secret ARN at its estimated deployed length. */
+export function estimatedOrganizationsVariable(
+  config: Pick<ParsedConfig, 'organizations' | 'initialEvents'>,
+  groupSizes: ReadonlyMap<string, number> = new Map(),
+): string {
+  const entries = config.organizations.map((org) =>
+    organizationVariableEntry({
+      organizationGuid: org.organizationGuid,
+      secretArn: estimatedSecretArn(org.secret),
+      initialEvents: org.initialEvents ?? config.initialEvents,
+      scheduleRateMinutes: org.scheduleRateMinutes,
+      rateLimit: rateShare(org.apiKeyGroup ? (groupSizes.get(org.apiKeyGroup) ?? 1) : 1),
+    }),
+  );
+  return JSON.stringify(entries);
+}
+
+/** Refuses organizations whose `ORGANIZATIONS` variable would not fit Lambda's 4 KB (a failed deploy). */
+function checkEnvironmentSize(
+  config: ParsedConfig,
+  groupSizes: ReadonlyMap<string, number>,
+  ctx: z.RefinementCtx,
+): void {
+  const bytes = Buffer.byteLength(estimatedOrganizationsVariable(config, groupSizes));
+  const budget = LAMBDA_ENVIRONMENT_LIMIT_BYTES - OTHER_POLLER_VARIABLES_BYTES - config.eventSource.length;
+  if (bytes <= budget) return;
+  const count = config.organizations.length;
+  const fitting = Math.floor((budget * count) / bytes);
+  ctx.addIssue({
+    code: 'custom',
+    path: ['organizations'],
+    message: `${count} organizations make the poller's ORGANIZATIONS environment variable about ${bytes.toLocaleString('en-US')} bytes; Lambda allows 4 KB for all its variables (at most ${fitting} organizations here): deploy the others in a second stack with another environmentName.`,
+  });
+}
 
 /** The client's limits per API key (under Nutcache's 5/s and 200/min), shared by the organizations of a key. */
 export const CLIENT_RATE_PER_SECOND = 4;

@@ -21,6 +21,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { organizationVariableEntry } from '../organizations-variable.ts';
 
 /** The CloudWatch namespace every function's Powertools metrics go to. */
 export const METRICS_NAMESPACE = 'NutcacheCdc';
@@ -222,13 +223,9 @@ export class NutcacheFunction extends NodejsFunction {
 
   /** `ORGANIZATIONS` (JSON) + read access on exactly these organizations' secrets. */
   useOrganizationSecrets(organizations: readonly OrganizationBinding[]): this {
-    const value = organizations.map((org) => ({
-      organizationGuid: org.organizationGuid,
-      secretArn: org.secret.secretArn,
-      initialEvents: org.initialEvents,
-      ...(org.scheduleRateMinutes ? { scheduleRateMinutes: org.scheduleRateMinutes } : {}),
-      ...(org.rateLimit ? { rateLimit: org.rateLimit } : {}),
-    }));
+    const value = organizations.map((org) =>
+      organizationVariableEntry({ ...org, secretArn: org.secret.secretArn }),
+    );
     this.addEnvironment(ENV.organizations, Stack.of(this).toJsonString(value));
     for (const org of organizations) org.secret.grantRead(this);
     return this;

@@ -105,6 +105,54 @@ describe('deployment configuration', () => {
     ).toBe(true);
   });
 
+  describe('real-account limits (issue 9)', () => {
+    const kmsKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const importedWithKey = {
+      ...minimal,
+      organizations: [
+        { organizationGuid: GUID, secret: { type: 'import', name: 'nutcache/acme', kmsKeyArn } },
+      ],
+    };
+
+    it('accepts a KMS key for an imported secret, and only a KMS key ARN', () => {
+      expect(parseConfig(importedWithKey).organizations[0]?.secret).toEqual({
+        type: 'import',
+        name: 'nutcache/acme',
+        kmsKeyArn,
+      });
+      const bad = structuredClone(importedWithKey);
+      (bad.organizations[0] as { secret: { kmsKeyArn: string } }).secret.kmsKeyArn = 'alias/mine';
+      expect(issuesOf(bad)).toEqual([
+        expect.stringMatching(/^organizations\[0\]\.secret\.kmsKeyArn: must be a KMS key ARN/),
+      ]);
+    });
+
+    it('reserves no concurrency unless asked, for the poller and for sync-now', () => {
+      const config = parseConfig(minimal);
+      expect(config.pollerReservedConcurrency).toBeUndefined();
+      expect(config.syncNowReservedConcurrency).toBeUndefined();
+      expect(parseConfig({ ...minimal, syncNowReservedConcurrency: 2 }).syncNowReservedConcurrency).toBe(2);
+      expect(issuesOf({ ...minimal, syncNowReservedConcurrency: 0 })).toEqual([
+        expect.stringMatching(/^syncNowReservedConcurrency: must be at least 1/),
+      ]);
+    });
+
+    const organizations = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        organizationGuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      }));
+
+    it("refuses more organizations than the poller's 4 KB of environment variables can list, naming the setting", () => {
+      expect(() => parseConfig({ ...minimal, organizations: organizations(8) })).not.toThrow();
+      const issues = issuesOf({ ...minimal, organizations: organizations(40) });
+      expect(issues).toEqual([
+        expect.stringMatching(
+          /^organizations: 40 organizations make the poller's ORGANIZATIONS environment variable about [\d,]+ bytes; Lambda allows 4 KB for all its variables \(at most \d+ organizations here\)/,
+        ),
+      ]);
+    });
+  });
+
   it('lists every problem at once in the error message, with the file name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nutcache-config-'));
     const file = join(dir, 'bad.json');
