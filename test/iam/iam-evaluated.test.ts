@@ -91,6 +91,10 @@ describe('the deployed stack under IAM', () => {
       outcome: 'success',
       counts: { created: 1, updated: 1, deleted: 1 },
     });
+    expect(outcome('scheduled poll (imported secret)')?.result).toMatchObject({
+      outcome: 'success',
+      counts: { snapshot: 1 },
+    });
     expect(outcome('sync now (signed request)')?.result).toMatchObject({ statusCode: 202 });
     expect(outcome('resync (invoked by sync now)')?.result).toMatchObject({
       organizationGuid: ORG_B,
@@ -127,7 +131,12 @@ describe('the deployed stack under IAM', () => {
           .map((c) => c.action),
       );
     expect([...actions('poller')]).toEqual(
-      expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:Query', 'events:PutEvents']),
+      expect.arrayContaining([
+        'secretsmanager:GetSecretValue',
+        'dynamodb:Query',
+        'events:PutEvents',
+        'kms:Decrypt',
+      ]),
     );
     expect([...actions('sync-now')]).toEqual(
       expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:PutItem', 'lambda:InvokeFunction']),
@@ -168,28 +177,28 @@ describe('the deployed stack under IAM', () => {
   });
 
   it.each([
-    {
-      subject: 'scheduler',
-      what: 'EventBridge Scheduler assume its role, invoke the poller and reach its dead-letter queue',
-      actions: ['sts:AssumeRole', 'lambda:InvokeFunction', 'sqs:SendMessage'],
-    },
-    {
-      subject: 'eventbridge',
-      what: 'EventBridge reach every sync-rule target (resource policy or assumed role) and dead-letter queue',
-      actions: [
+    [
+      'EventBridge Scheduler assume its role, invoke the poller and reach its dead-letter queue',
+      'scheduler',
+      ['sts:AssumeRole', 'lambda:InvokeFunction', 'sqs:SendMessage'],
+    ],
+    [
+      'EventBridge reach every sync-rule target (resource policy or assumed role) and dead-letter queue',
+      'eventbridge',
+      [
         'sqs:SendMessage',
         'lambda:InvokeFunction',
         'sts:AssumeRole',
         'states:StartExecution',
         'events:InvokeApiDestination',
       ],
-    },
-    {
-      subject: 'cloudwatch',
-      what: 'the alarms publish to the alarm topic (topic policy and KMS key policy)',
-      actions: ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
-    },
-  ])('lets $what', ({ subject, actions }) => {
+    ],
+    [
+      'the alarms publish to the alarm topic (topic policy and KMS key policy)',
+      'cloudwatch',
+      ['sns:Publish', 'kms:GenerateDataKey', 'kms:Decrypt'],
+    ],
+  ] as const)('lets %s', (_, subject, actions) => {
     const own = serviceCalls.filter((e) => e.subject === subject);
     expect(new Set(own.map((e) => e.request.action))).toEqual(new Set(actions));
     expect(denials(own)).toEqual([]);

@@ -11,7 +11,7 @@
  * - an anonymous caller reaching the "sync now" function URL.
  */
 import type { RecordedCall } from '../support/aws-recorder.ts';
-import { ACCOUNT, type DeployedStack, REGION } from '../support/cfn-template.ts';
+import { ACCOUNT, type DeployedStack, type PolicyDocument, REGION } from '../support/cfn-template.ts';
 import type { Caller, IamPolicies, IamRequest } from '../support/iam-evaluator.ts';
 import type { LambdaFunction } from './harness.ts';
 
@@ -30,6 +30,27 @@ const roleCaller = (fn: LambdaFunction): Caller => ({
   sessionName: fn.name,
 });
 
+/**
+ * A KMS key outside the template is assumed to have the default key policy (the account may use IAM
+ * policies to allow access to it); any other resource outside the template has no resource policy here.
+ */
+function resourcePolicyOf(stack: DeployedStack, arn: string): PolicyDocument | undefined {
+  const policy = stack.resourcePolicy(arn);
+  if (policy || arn.split(':')[2] !== 'kms') return policy;
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  };
+}
+
 function asRole(
   stack: DeployedStack,
   fn: LambdaFunction,
@@ -42,7 +63,7 @@ function asRole(
     subject: fn.logicalId,
     origin,
     request: { caller: roleCaller(fn), action, resource, context },
-    policies: { identity: stack.identityPolicies(fn.roleId), resource: stack.resourcePolicy(resource) },
+    policies: { identity: stack.identityPolicies(fn.roleId), resource: resourcePolicyOf(stack, resource) },
   };
 }
 

@@ -45,6 +45,9 @@ export const ORG_B = '11111111-2222-4333-8444-555555555555';
 /** Its secret is imported by name (the template only knows a partial ARN). */
 export const ORG_C = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
 export const IMPORTED_SECRET_NAME = 'nutcache/org-c';
+/** The customer managed key the imported secret is encrypted with (reading it needs kms:Decrypt). */
+export const IMPORTED_SECRET_KMS_KEY =
+  'arn:aws:kms:us-east-1:123456789012:key/5e0c1d2a-3b4c-4d5e-8f60-718293a4b5c6';
 /** The webhook rules' secret (sync-rules.yaml). */
 const WEBHOOK_SECRET_ARN =
   'arn:aws:secretsmanager:us-east-1:123456789012:secret:nutcache-cdc/crm-webhook-AbCdEf';
@@ -97,6 +100,7 @@ function standInSecrets(
     // An imported secret's template ARN may lack the suffix Secrets Manager adds; the real one has it.
     arn: /-[A-Za-z0-9]{6}$/.test(o.secretArn) ? o.secretArn : `${o.secretArn}-${secretSuffix(o.secretArn)}`,
     value: JSON.stringify({ ...DEMO_CREDENTIALS, organizationGuid: o.organizationGuid, baseUrl: sandboxUrl }),
+    ...(o.secretArn.includes(IMPORTED_SECRET_NAME) ? { kmsKeyArn: IMPORTED_SECRET_KMS_KEY } : {}),
   }));
   const inbound = functionOf(synthesized, 'sync-now').environment[ENV.inboundWebhookSecretArn] ?? '';
   return [
@@ -206,7 +210,10 @@ export async function runScenario(): Promise<Scenario> {
       organizations: [
         { organizationGuid: ORG_A },
         { organizationGuid: ORG_B },
-        { organizationGuid: ORG_C, secret: { type: 'import', name: IMPORTED_SECRET_NAME } },
+        {
+          organizationGuid: ORG_C,
+          secret: { type: 'import', name: IMPORTED_SECRET_NAME, kmsKeyArn: IMPORTED_SECRET_KMS_KEY },
+        },
       ],
       alarmEmail: 'ops@example.com',
       syncNow: true,
