@@ -48,6 +48,21 @@ function table(evaluated: readonly Evaluated[]): string {
   return [...counts].map(([key, n]) => `  ${key} | ${n}`).join('\n');
 }
 
+/** Per function: actions its role grants that no evaluated call used (a least-privilege review aid). */
+function unusedGrants(scenario: Scenario, evaluated: readonly Evaluated[]): string {
+  return scenario.functions
+    .map((fn) => {
+      const used = new Set(evaluated.filter((e) => e.subject === fn.logicalId).map((e) => e.request.action));
+      const granted = scenario.stack
+        .identityPolicies(fn.roleId)
+        .flatMap((p) =>
+          p.policy.Statement.filter((st) => st.Effect === 'Allow').flatMap((st) => [st.Action ?? []].flat()),
+        );
+      return `  ${fn.logicalId}: ${[...new Set(granted)].filter((a) => !used.has(a)).join(', ') || 'none'}`;
+    })
+    .join('\n');
+}
+
 describe('the deployed stack under IAM', () => {
   let scenario: Scenario;
   let functionCalls: Evaluated[];
@@ -71,7 +86,8 @@ describe('the deployed stack under IAM', () => {
     ]);
     console.log(
       `[iam] calls evaluated (subject | action | decision | count):\n${table([...functionCalls, ...serviceCalls])}\n` +
-        `[iam] not modelled: ${unmodelled.join('; ') || 'none'}`,
+        `[iam] not modelled: ${unmodelled.join('; ') || 'none'}\n` +
+        `[iam] granted but not used by these flows:\n${unusedGrants(scenario, functionCalls)}`,
     );
   }, 180_000);
 
@@ -91,10 +107,15 @@ describe('the deployed stack under IAM', () => {
       outcome: 'success',
       counts: { created: 1, updated: 1, deleted: 1 },
     });
-    expect(outcome('scheduled poll (imported secret)')?.result).toMatchObject({
-      outcome: 'success',
-      counts: { snapshot: 1 },
+    expect(outcome('scheduled poll (imported secret, one event dead-lettered)')?.result).toMatchObject({
+      counts: { snapshot: 2 },
     });
+    expect(scenario.recorder.messages).toEqual([
+      {
+        queueArn: expect.stringMatching(/EventDeadLetterQueue/),
+        body: expect.stringContaining('Unpublishable'),
+      },
+    ]);
     expect(outcome('sync now (signed request)')?.result).toMatchObject({ statusCode: 202 });
     expect(outcome('resync (invoked by sync now)')?.result).toMatchObject({
       organizationGuid: ORG_B,
@@ -136,6 +157,7 @@ describe('the deployed stack under IAM', () => {
         'dynamodb:Query',
         'events:PutEvents',
         'kms:Decrypt',
+        'sqs:SendMessage',
       ]),
     );
     expect([...actions('sync-now')]).toEqual(

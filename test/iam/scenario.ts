@@ -2,7 +2,7 @@
  * The flows the IAM-evaluated test drives through the bundled functions, against the sandbox Nutcache API,
  * a dynalite table created from the template's key schema, an https webhook receiver and the recording AWS
  * stand-in: scheduled polls (first poll, then creations, updates and deletions; an organization whose secret
- * is imported), a correctly signed "sync now" request whose asynchronous invoke then runs a resync, and the
+ * is imported and KMS-encrypted, with one event EventBridge rejects for good), a correctly signed "sync now" request whose asynchronous invoke then runs a resync, and the
  * webhook delivery of the published events from SQS records (success, a retry, a 410 that disables the
  * subscription).
  */
@@ -53,6 +53,8 @@ const WEBHOOK_SECRET_ARN =
   'arn:aws:secretsmanager:us-east-1:123456789012:secret:nutcache-cdc/crm-webhook-AbCdEf';
 /** What Secrets Manager generates for the inbound secret: 32 alphanumeric characters (valid base64). */
 const INBOUND_SECRET = 'SyncNowSecretForTests0123456789Z';
+/** A customer whose event EventBridge rejects for good: the poller sends it to its dead-letter queue. */
+const UNPUBLISHABLE = 'Unpublishable Customer';
 
 export interface FlowRun {
   readonly flow: string;
@@ -235,6 +237,7 @@ export async function runScenario(): Promise<Scenario> {
     partitionKey: partitionKeyOf(synthesized.stack),
     secrets: standInSecrets(synthesized, sandbox.url, webhookSecret),
     eventSourceMappings,
+    rejectEntry: (entry) => (entry.Detail?.includes(UNPUBLISHABLE) ? 'MalformedDetail' : undefined),
   });
   const runs: FlowRun[] = [];
   const aws = { endpoint: recorder.endpoint, extraEnv: { NODE_EXTRA_CA_CERTS: tls.certFile } };
@@ -280,7 +283,12 @@ async function drivePolls(s: Scenario, invoke: Invoke): Promise<void> {
   s.sandbox.remove(ids[6] ?? 0);
   await invoke('scheduled poll (created, updated, deleted)', poller, scheduleInput(s.stack, ORG_A));
   s.sandbox.organization(ORG_C).create({ name: 'Imported Org Customer', email: 'c@example.com' });
-  await invoke('scheduled poll (imported secret)', poller, scheduleInput(s.stack, ORG_C));
+  s.sandbox.organization(ORG_C).create({ name: UNPUBLISHABLE, email: 'dead@example.com' });
+  await invoke(
+    'scheduled poll (imported secret, one event dead-lettered)',
+    poller,
+    scheduleInput(s.stack, ORG_C),
+  );
 }
 
 async function driveSyncNow(s: Scenario, invoke: Invoke): Promise<void> {

@@ -9,7 +9,7 @@
  *
  * Served: DynamoDB (proxied to a dynalite), Secrets Manager, EventBridge PutEvents, SQS (JSON and query
  * protocols), Lambda (Invoke, ListEventSourceMappings, UpdateEventSourceMapping), CloudWatch PutMetricData
- * (query protocol). Anything else is answered 400 and listed in `unsupported`.
+ * (query protocol). PutEvents can be told to reject some entries. Anything else is answered 400 and listed in `unsupported`.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -63,6 +63,8 @@ export interface AwsRecorderOptions {
   readonly partitionKey: string;
   readonly secrets: readonly StandInSecret[];
   readonly eventSourceMappings: StandInEventSourceMapping[];
+  /** An EventBridge per-entry error code for entries PutEvents should reject (e.g. `MalformedDetail`). */
+  readonly rejectEntry?: (entry: PutEventsEntry) => string | undefined;
 }
 
 export interface AwsRecorder {
@@ -313,7 +315,7 @@ function busArn(nameOrArn: string | undefined): string {
   return arn('events', `event-bus/${nameOrArn ?? 'default'}`);
 }
 
-function eventsHandler(events: PutEventsEntry[]): Handler {
+function eventsHandler(events: PutEventsEntry[], reject: AwsRecorderOptions['rejectEntry']): Handler {
   return ({ request, response, body, record }) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
     const entries = (parseJson(body).Entries ?? []) as PutEventsEntry[];
@@ -327,8 +329,16 @@ function eventsHandler(events: PutEventsEntry[]): Handler {
         'events:detail-type': list.map((e) => String(e.DetailType)),
       });
     }
-    events.push(...entries);
-    sendJson(response, 200, { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) });
+    const results = entries.map((entry) => {
+      const code = reject?.(entry);
+      if (code) return { ErrorCode: code, ErrorMessage: `rejected by the stand-in (${code})` };
+      events.push(entry);
+      return { EventId: randomUUID() };
+    });
+    sendJson(response, 200, {
+      FailedEntryCount: results.filter((r) => 'ErrorCode' in r).length,
+      Entries: results,
+    });
   };
 }
 
@@ -476,7 +486,7 @@ export async function startAwsRecorder(options: AwsRecorderOptions): Promise<Aws
   const handlers: Record<string, Handler> = {
     dynamodb: dynamodbHandler(options),
     secretsmanager: secretsHandler(options),
-    events: eventsHandler(events),
+    events: eventsHandler(events, options.rejectEntry),
     sqs: sqsHandler(messages),
     lambda: lambdaHandler(options, invocations),
     monitoring: cloudwatchHandler,
