@@ -3,10 +3,12 @@
  * packs (AwsSolutions and Serverless) as policy-validation plugins, so `cdk synth` fails on any
  * unacknowledged error finding. Used by infra/app.ts and by the tests.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import { loadConfig, type NutcacheCdcConfig, resolveConfigPath } from './config.ts';
-import { NutcacheCdcStack } from './stacks/nutcache-cdc-stack.ts';
+import { NutcacheCdcStack, REPO_ROOT } from './stacks/nutcache-cdc-stack.ts';
 
 export interface BuildAppOptions {
   /** Use this configuration instead of reading a file. */
@@ -35,9 +37,20 @@ export function stackNameFor(config: NutcacheCdcConfig): string {
   return `NutcacheCdc-${config.environmentName}`;
 }
 
+/**
+ * The `context` of cdk.json (CDK's recommended feature flags). The CLI passes it to the app itself; the
+ * tests, which build the app without the CLI, get the same flags from here (CLI context still wins).
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(resolve(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
+  return cdkJson.context ?? {};
+}
+
 export function buildApp(options: BuildAppOptions = {}): NutcacheCdcApp {
   const app = new App({
-    context: options.context,
+    context: { ...cdkJsonContext(), ...options.context },
     outdir: options.outdir,
     builtinCloudFormationValidation: options.builtinCloudFormationValidation,
   });

@@ -4,6 +4,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 
+/**
+ * Every alarm of an environment (stack, sync rules, webhooks) is named with this prefix: the alarm topic
+ * lets CloudWatch publish for alarms matching it (`aws:SourceArn`).
+ */
+export function alarmNamePrefix(environmentName: string): string {
+  return `nutcache-cdc-${environmentName}-`;
+}
+
 /** Fires as soon as a queue that should stay empty (a dead-letter queue) holds a message. */
 export function queueNotEmptyAlarm(
   scope: Construct,

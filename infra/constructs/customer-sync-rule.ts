@@ -7,10 +7,11 @@
  * `addSyncRulesFromSpecs` does the same for the rules of a rules file (targets given by ARN); rules sending to
  * the same webhook URL and secret share one subscription.
  */
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -23,7 +24,7 @@ import {
   patternJson,
 } from '../../shared/rules/compile.ts';
 import type { SyncRuleFilter, SyncRuleSpec } from '../../shared/rules/model.ts';
-import { queueNotEmptyAlarm } from './alarms.ts';
+import { alarmNamePrefix, queueNotEmptyAlarm } from './alarms.ts';
 import { WebhookSubscription } from './webhook-subscription.ts';
 
 /** Where a rule's events go (code-declared rules use CDK objects). */
@@ -60,6 +61,10 @@ export class CustomerSyncRule extends Construct {
   readonly targetDeadLetterAlarm: cloudwatch.Alarm;
   /** The webhook subscription, for webhook targets. */
   readonly subscription?: WebhookSubscription;
+  /** The EventBridge rule's name. */
+  readonly ruleName: string;
+  /** The rule's ARN, built from its name (usable where a reference to the rule would make a cycle). */
+  readonly ruleArn: string;
 
   constructor(scope: Construct, id: string, props: CustomerSyncRuleProps) {
     super(scope, id);
@@ -75,7 +80,15 @@ export class CustomerSyncRule extends Construct {
           : [],
     });
 
+    // A fixed (generated, stack-unique) name: a target role's trust policy names the rule's ARN, which
+    // could not refer to the rule itself without a dependency cycle.
+    this.ruleName = Names.uniqueResourceName(this, {
+      maxLength: 64,
+      separator: '-',
+      allowedSpecialCharacters: '-_.',
+    });
     this.rule = new events.Rule(this, 'Rule', {
+      ruleName: this.ruleName,
       eventBus: props.eventBus,
       description: props.description ?? `nutcache-cdc sync rule ${props.name}`,
       enabled: props.enabled ?? true,
@@ -99,11 +112,17 @@ export class CustomerSyncRule extends Construct {
       'TargetDeadLetterAlarm',
       this.targetDeadLetterQueue,
       {
-        alarmName: `nutcache-cdc-${props.environmentName}-rule-${props.name}-target-dead-letters`,
+        alarmName: `${alarmNamePrefix(props.environmentName)}rule-${props.name}-target-dead-letters`,
         alarmDescription: `EventBridge could not hand events of sync rule ${props.name} to its target (permissions, throttling past the maximum event age); they wait in the rule's target dead-letter queue (docs/sync-rules.md).`,
       },
     );
     if (props.alarmAction) this.targetDeadLetterAlarm.addAlarmAction(props.alarmAction);
+    this.ruleArn = Stack.of(this).formatArn({
+      service: 'events',
+      resource: 'rule',
+      resourceName: `${props.eventBus.eventBusName}/${this.ruleName}`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
     const targetProps = {
       deadLetterQueue: this.targetDeadLetterQueue,
       maxEventAge: props.maxEventAge ?? Duration.hours(24),
@@ -134,12 +153,28 @@ export class CustomerSyncRule extends Construct {
         this.rule.addTarget(new targets.LambdaFunction(target.function, targetProps));
         break;
       case 'stepFunctions':
-        this.rule.addTarget(new targets.SfnStateMachine(target.stateMachine, targetProps));
+        this.rule.addTarget(
+          new targets.SfnStateMachine(target.stateMachine, { ...targetProps, role: this.targetRole() }),
+        );
         break;
       case 'apiDestination':
-        this.rule.addTarget(new targets.ApiDestination(target.apiDestination, targetProps));
+        this.rule.addTarget(
+          new targets.ApiDestination(target.apiDestination, { ...targetProps, eventRole: this.targetRole() }),
+        );
         break;
     }
+  }
+
+  /** The role EventBridge assumes to reach the target: only for this rule of this account (confused deputy). */
+  private targetRole(): iam.Role {
+    return new iam.Role(this, 'TargetRole', {
+      description: `Assumed by EventBridge to deliver the events of sync rule ${this.ruleName}`,
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.ruleArn },
+        },
+      }),
+    });
   }
 }
 
@@ -194,7 +229,7 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
       case 'lambda':
         target = {
           kind: 'lambda',
-          function: lambda.Function.fromFunctionArn(scope, `${spec.name}Function`, targetSpec.functionArn),
+          function: importTargetFunction(scope, `${spec.name}Function`, targetSpec.functionArn),
         };
         break;
       case 'stepFunctions':
@@ -227,7 +262,7 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
         break;
       }
     }
-    return new CustomerSyncRule(scope, `SyncRule-${spec.name}`, {
+    const rule = new CustomerSyncRule(scope, `SyncRule-${spec.name}`, {
       ...filter,
       eventBus: props.eventBus,
       environmentName: props.environmentName,
@@ -235,5 +270,44 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
       ...(props.eventSource ? { eventSource: props.eventSource } : {}),
       ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
     });
+    if (targetSpec.type === 'sqs') warnAboutQueuePolicy(rule, spec.name, targetSpec.queueArn);
+    if (targetSpec.type !== 'webhook' && Token.isUnresolved(Stack.of(scope).account)) {
+      Annotations.of(rule.rule).acknowledgeWarning(
+        '@aws-cdk/aws-events:ruleUnresolvedEnvironment',
+        'A target named by ARN in a rules file is expected in the account and region the stack deploys to (docs/sync-rules.md).',
+      );
+    }
+    return rule;
   });
+}
+
+/**
+ * A rule-target function named by ARN. In an environment-agnostic stack CDK cannot tell that the function
+ * is in the deploying account, so it adds no `AWS::Lambda::Permission` for EventBridge (every event would
+ * end in the target's dead-letter queue): the function is taken to be in the stack's account unless the
+ * stack is pinned to another one (then its owner must allow the rule; CDK warns).
+ */
+function importTargetFunction(scope: Construct, id: string, functionArn: string): lambda.IFunction {
+  const stack = Stack.of(scope);
+  const account = stack.splitArn(functionArn, ArnFormat.COLON_RESOURCE_NAME).account;
+  const sameEnvironment = Token.isUnresolved(stack.account) || account === stack.account;
+  return lambda.Function.fromFunctionAttributes(scope, id, { functionArn, sameEnvironment });
+}
+
+/**
+ * A queue named by ARN is not the stack's: its policy (which EventBridge needs) cannot be changed without
+ * replacing its owner's whole policy. Synth says what to add.
+ */
+function warnAboutQueuePolicy(rule: CustomerSyncRule, name: string, queueArn: string): void {
+  const statement = {
+    Effect: 'Allow',
+    Principal: { Service: 'events.amazonaws.com' },
+    Action: 'sqs:SendMessage',
+    Resource: queueArn,
+    Condition: { ArnEquals: { 'aws:SourceArn': `<the ARN of rule ${rule.ruleName}>` } },
+  };
+  Annotations.of(rule).addWarningV2(
+    'nutcache-cdc:sqsTargetPolicy',
+    `sync rule '${name}': EventBridge can send to ${queueArn} only if the queue's policy allows it (the stack does not own the queue). Add this statement to its policy: ${JSON.stringify(statement)}`,
+  );
 }

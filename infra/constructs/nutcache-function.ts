@@ -74,6 +74,21 @@ export interface OrganizationBinding {
   readonly scheduleRateMinutes?: number;
   /** The organization's share of its API key's request rate. */
   readonly rateLimit?: { readonly perSecond: number; readonly perMinute: number };
+  /** The customer managed KMS key of an imported secret (`kms:Decrypt` through Secrets Manager only). */
+  readonly secretKmsKeyArn?: string;
+}
+
+/**
+ * An IAM condition on a multivalued key (one value per entry or item, e.g. `events:source`,
+ * `dynamodb:LeadingKeys`): a set operator, which a plain `StringEquals` is not (IAM would deny), plus a
+ * `Null` check, without which a request carrying no value at all would pass the `ForAllValues` test.
+ */
+export function multivaluedKeyCondition(
+  operator: `ForAllValues:${string}` | `ForAnyValue:${string}`,
+  key: string,
+  values: readonly string[],
+): Record<string, Record<string, unknown>> {
+  return { [operator]: { [key]: [...values] }, Null: { [key]: 'false' } };
 }
 
 export class NutcacheFunction extends NodejsFunction {
@@ -167,11 +182,13 @@ export class NutcacheFunction extends NodejsFunction {
     return this;
   }
 
-  /** `TABLE_NAME` + read/write (or read-only) data access on exactly this table. */
-  useTable(table: dynamodb.ITable, access: 'readWrite' | 'read' = 'readWrite'): this {
+  /**
+   * `TABLE_NAME` + exactly `actions` (the calls the function makes, e.g. `dynamodb:Query`) on this table:
+   * not CDK's read/write grant, which adds Scan, ConditionCheckItem, DescribeTable and stream actions.
+   */
+  useTable(table: dynamodb.ITable, actions: readonly `dynamodb:${string}`[]): this {
     this.addEnvironment(ENV.tableName, table.tableName);
-    if (access === 'read') table.grantReadData(this);
-    else table.grantReadWriteData(this);
+    table.grant(this, ...actions);
     return this;
   }
 
@@ -190,7 +207,9 @@ export class NutcacheFunction extends NodejsFunction {
       new iam.PolicyStatement({
         actions: [...actions],
         resources: [table.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeyPattern] } },
+        conditions: multivaluedKeyCondition('ForAllValues:StringLike', 'dynamodb:LeadingKeys', [
+          leadingKeyPattern,
+        ]),
       }),
     );
     table.encryptionKey?.grantEncryptDecrypt(this);
@@ -198,8 +217,8 @@ export class NutcacheFunction extends NodejsFunction {
   }
 
   /**
-   * `EVENT_BUS_NAME` + `EVENT_SOURCE` + `events:PutEvents` on exactly this bus, and only for events whose
-   * `source` is `source` (IAM condition `events:source`).
+   * `EVENT_BUS_NAME` + `EVENT_SOURCE` + `events:PutEvents` on exactly this bus, and only when every entry's
+   * `source` is `source` (IAM condition `events:source`, multivalued: one value per entry).
    */
   useBus(bus: events.IEventBus, source: string): this {
     this.addEnvironment(ENV.eventBusName, bus.eventBusName);
@@ -208,7 +227,7 @@ export class NutcacheFunction extends NodejsFunction {
       new iam.PolicyStatement({
         actions: ['events:PutEvents'],
         resources: [bus.eventBusArn],
-        conditions: { StringEquals: { 'events:source': source } },
+        conditions: multivaluedKeyCondition('ForAllValues:StringEquals', 'events:source', [source]),
       }),
     );
     return this;
@@ -221,13 +240,28 @@ export class NutcacheFunction extends NodejsFunction {
     return this;
   }
 
-  /** `ORGANIZATIONS` (JSON) + read access on exactly these organizations' secrets. */
+  /**
+   * `ORGANIZATIONS` (JSON) + read access on exactly these organizations' secrets (and decryption with the
+   * customer managed KMS keys of those that name one).
+   */
   useOrganizationSecrets(organizations: readonly OrganizationBinding[]): this {
     const value = organizations.map((org) =>
       organizationVariableEntry({ ...org, secretArn: org.secret.secretArn }),
     );
     this.addEnvironment(ENV.organizations, Stack.of(this).toJsonString(value));
     for (const org of organizations) org.secret.grantRead(this);
+    const keys = organizations.flatMap((org) => (org.secretKmsKeyArn ? [org.secretKmsKeyArn] : []));
+    if (keys.length > 0) {
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [...new Set(keys)],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+          },
+        }),
+      );
+    }
     return this;
   }
 

@@ -19,6 +19,7 @@ export const POLLER_METRIC_NAMES = [
   'PollFailed',
   'PollBusy',
   'PollDeferred',
+  'PollUnconfigured',
   'PollDeadline',
   'CustomersCreated',
   'CustomersUpdated',

@@ -2,11 +2,12 @@
  * `SyncNowEndpoint`: the inbound "sync now" webhook (functions/sync-now.ts) on a Lambda function URL. The
  * URL's auth type is NONE on purpose: callers are CRMs and scripts that sign with Standard Webhooks (the
  * secret in Secrets Manager), and the function rejects every request without a valid, fresh, unreplayed
- * signature before doing anything else. Reserved concurrency caps what an unauthenticated flood can cost.
+ * signature before doing anything else. An optional reserved concurrency caps what an unauthenticated flood
+ * can cost (off by default: a reservation fails the first deploy on a small account).
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -33,7 +34,7 @@ export interface SyncNowEndpointProps {
   readonly organizationGuids: readonly string[];
   /** `{"secrets": ["whsec_…"]}`, a bare `whsec_…`, or a generated 32-character alphanumeric value. */
   readonly secret: secretsmanager.ISecret;
-  /** @default 5 */
+  /** Reserved concurrency of the function. @default - none (the account's unreserved pool) */
   readonly reservedConcurrency?: number;
   /** @default functions/sync-now.ts */
   readonly entry?: string;
@@ -52,7 +53,7 @@ export class SyncNowEndpoint extends Construct {
       serviceName: `sync-now-${props.environmentName}`,
       timeout: Duration.seconds(10),
       memorySize: 256,
-      reservedConcurrentExecutions: props.reservedConcurrency ?? 5,
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     // The replay guard's calls only (shared/webhooks/replay-guard.ts): a conditional PutItem to claim a
     // webhook-id and a DeleteItem to release it, on `WEBHOOK#…` items. The URL is public: no access to the
@@ -73,10 +74,7 @@ export class SyncNowEndpoint extends Construct {
     );
     acknowledgeFunctionFindings(fn);
     this.function = fn;
+    // The stack outputs the URL (`SyncNowUrl`).
     this.functionUrl = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
-    new CfnOutput(this, 'Url', {
-      value: this.functionUrl.url,
-      description: 'POST {"organizationGuid","mode"} here, signed with Standard Webhooks (docs/webhooks.md)',
-    });
   }
 }

@@ -20,6 +20,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
 import { WEBHOOK_DELIVERY_ENV } from '../../shared/webhooks/aws-adapters.ts';
 import { checkDeliveryUrl, MAX_DELIVERY_ATTEMPTS } from '../../shared/webhooks/http.ts';
+import { alarmNamePrefix } from './alarms.ts';
 import { METRICS_NAMESPACE, NutcacheFunction } from './nutcache-function.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -154,7 +155,7 @@ export class WebhookSubscription extends Construct {
 
     // --- Alarms ------------------------------------------------------------------------------------
     const alarmName = (suffix: string) =>
-      `nutcache-cdc-${props.environmentName}-webhook-${this.subscriptionName}-${suffix}`;
+      `${alarmNamePrefix(props.environmentName)}webhook-${this.subscriptionName}-${suffix}`;
     this.disabledAlarm = new cloudwatch.Alarm(this, 'DisabledAlarm', {
       alarmName: alarmName('disabled'),
       alarmDescription: `The ${this.subscriptionName} endpoint answered 410 Gone: the subscription was disabled (its event source mapping). Fix the endpoint, then re-enable the mapping (docs/webhooks.md).`,

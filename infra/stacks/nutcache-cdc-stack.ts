@@ -10,6 +10,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Annotations,
+  ArnFormat,
+  Aws,
   CfnOutput,
   Duration,
   RemovalPolicy,
@@ -39,10 +41,10 @@ import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import { parseRulesText } from '../../shared/rules/model.ts';
 import { TABLE_KEYS } from '../../shared/store/table.ts';
 import { type NutcacheCdcConfig, type OrganizationConfig, rateShare } from '../config.ts';
-import { queueNotEmptyAlarm } from '../constructs/alarms.ts';
+import { alarmNamePrefix, queueNotEmptyAlarm } from '../constructs/alarms.ts';
 import { addSyncRulesFromSpecs, type CustomerSyncRule } from '../constructs/customer-sync-rule.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
-import { POLLER_SERVICE_NAME, PollerMetrics } from '../constructs/poller-metrics.ts';
+import { POLLER_SERVICE_NAME, type PollerMetricName, PollerMetrics } from '../constructs/poller-metrics.ts';
 import { SyncNowEndpoint } from '../constructs/sync-now-endpoint.ts';
 import { anomalyEventSchema, customerChangeEventSchema, type EventSchemaDocument } from '../event-schemas.ts';
 
@@ -57,6 +59,18 @@ export const POLLER_TIMEOUT = Duration.minutes(15);
 export const POLLER_MEMORY_MB = 512;
 /** Scheduler retries of an invocation Lambda did not accept (throttled, service error). */
 export const SCHEDULE_RETRY_ATTEMPTS = 3;
+/**
+ * The DynamoDB calls of the poller (shared/store/dynamodb.ts, shared/quota/dynamodb.ts): its table grant
+ * lists exactly these. A BatchWriteItem delete request needs no DeleteItem permission.
+ */
+export const POLLER_TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+] as const;
 
 export interface NutcacheCdcStackProps extends StackProps {
   readonly config: NutcacheCdcConfig;
@@ -168,6 +182,9 @@ export class NutcacheCdcStack extends Stack {
       eventPattern: { source: [this.eventSource] },
       retention: config.archiveRetentionDays > 0 ? Duration.days(config.archiveRetentionDays) : undefined,
     });
+    // CDK renders `KmsKeyIdentifier: ""` when no key is given, which some regions reject: leave it out
+    // (the archive is then encrypted with an AWS owned key).
+    (this.archive.node.defaultChild as events.CfnArchive).addPropertyDeletionOverride('KmsKeyIdentifier');
     this.schemaRegistry = new eventschemas.CfnRegistry(this, 'SchemaRegistry', {
       registryName: `nutcache-cdc-${env}`,
       description: 'JSON Schemas of the events nutcache-cdc publishes (download code bindings from here)',
@@ -245,6 +262,9 @@ export class NutcacheCdcStack extends Stack {
       initialEvents: e.org.initialEvents ?? config.initialEvents,
       scheduleRateMinutes: e.org.scheduleRateMinutes,
       rateLimit: rateShare(groupSize.get(sharingKey(e.org)) ?? 1),
+      ...(e.org.secret.type === 'import' && e.org.secret.kmsKeyArn
+        ? { secretKmsKeyArn: e.org.secret.kmsKeyArn }
+        : {}),
     }));
     this.poller = new NutcacheFunction(this, 'Poller', {
       entry: props.pollerEntry ?? DEFAULT_POLLER_ENTRY,
@@ -252,8 +272,8 @@ export class NutcacheCdcStack extends Stack {
       serviceName,
       timeout: POLLER_TIMEOUT,
       memorySize: POLLER_MEMORY_MB,
-      reservedConcurrentExecutions:
-        config.pollerReservedConcurrency ?? Math.max(1, config.organizations.length),
+      // None unless configured: a reservation fails the first deploy on a small account (docs/deploy.md).
+      reservedConcurrentExecutions: config.pollerReservedConcurrency,
       logRetention: config.logRetentionDays as logs.RetentionDays,
       onFailureQueue: this.pollFailureQueue,
       // A failed poll is retried once; the next scheduled poll catches up anyway.
@@ -262,7 +282,7 @@ export class NutcacheCdcStack extends Stack {
       projectRoot,
       depsLockFilePath: resolve(projectRoot, 'package-lock.json'),
     })
-      .useTable(this.table)
+      .useTable(this.table, POLLER_TABLE_ACTIONS)
       .useBus(this.bus, this.eventSource)
       .useDeadLetterQueue(this.deadLetterQueue)
       .useOrganizationSecrets(bindings)
@@ -286,8 +306,11 @@ export class NutcacheCdcStack extends Stack {
     );
     for (const warning of budgetWarnings)
       Annotations.of(this).addWarningV2('nutcache-cdc:quota', warning.message);
+    // Deleted with the stack (its default is to be retained): a retained group keeps its fixed name and
+    // blocks the next deploy of the same environment.
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {
       scheduleGroupName: `nutcache-cdc-${env}`,
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     // One role for every schedule: it may invoke only the poller and write only to the poll-failure queue.
     const schedulerRole = new iam.Role(this, 'SchedulerRole', {
@@ -319,20 +342,7 @@ export class NutcacheCdcStack extends Stack {
           deadLetterQueue: this.pollFailureQueue,
         }),
       });
-      const staleAlarm = this.addAlarm(
-        new cloudwatch.Alarm(this, `${orgId}StaleAlarm`, {
-          alarmName: `nutcache-cdc-${env}-stale-${org.organizationGuid}`,
-          alarmDescription: `No successful poll of Nutcache organization ${org.label ?? org.organizationGuid} for ${config.staleAfterIntervals} intervals of ${org.scheduleRateMinutes} min.`,
-          metric: this.pollerMetrics.organizationMetric('PollSucceeded', org.organizationGuid, {
-            period: rate,
-          }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-          evaluationPeriods: config.staleAfterIntervals,
-          datapointsToAlarm: config.staleAfterIntervals,
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        }),
-      );
+      const staleAlarm = this.addAlarm(this.staleAlarm(org));
       organizations.set(org.organizationGuid, {
         config: org,
         secret: entry.secret,
@@ -344,6 +354,8 @@ export class NutcacheCdcStack extends Stack {
     this.organizations = organizations;
     const schedulerPolicy = schedulerRole.node.tryFindChild('DefaultPolicy');
     if (schedulerPolicy) {
+      // A schedule created before its role may invoke the poller fails its first invocations.
+      for (const resources of organizations.values()) resources.schedule.node.addDependency(schedulerPolicy);
       const pollerLogicalId = this.resolve(
         this.getLogicalId(this.poller.node.defaultChild as lambda.CfnFunction),
       );
@@ -400,24 +412,66 @@ export class NutcacheCdcStack extends Stack {
     }
     const syncNowContext = this.node.tryGetContext('nutcache-cdc:syncNow');
     if (config.syncNow || syncNowContext === true || syncNowContext === 'true') {
-      const inboundSecret = new secretsmanager.Secret(this, 'InboundWebhookSecret', {
-        description:
-          'Standard Webhooks secret of the inbound "sync now" webhook (give callers whsec_<value>)',
-        generateSecretString: { passwordLength: 32, excludePunctuation: true },
-      });
-      Validations.of(inboundSecret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason: 'Rotated by hand with the callers (two secrets may be valid at once: docs/webhooks.md).',
-      });
-      this.syncNow = new SyncNowEndpoint(this, 'SyncNow', {
-        table: this.table,
-        poller: this.poller,
-        environmentName: env,
-        organizationGuids: config.organizations.map((org) => org.organizationGuid),
-        secret: inboundSecret,
-      });
-      new CfnOutput(this, 'InboundWebhookSecretArn', { value: inboundSecret.secretArn });
+      this.syncNow = this.createSyncNow();
     }
+  }
+
+  /** The inbound "sync now" webhook with its secret, and the outputs `SyncNowUrl` and `InboundWebhookSecretArn`. */
+  private createSyncNow(): SyncNowEndpoint {
+    const inboundSecret = new secretsmanager.Secret(this, 'InboundWebhookSecret', {
+      description: 'Standard Webhooks secret of the inbound "sync now" webhook (give callers whsec_<value>)',
+      generateSecretString: { passwordLength: 32, excludePunctuation: true },
+    });
+    Validations.of(inboundSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Rotated by hand with the callers (two secrets may be valid at once: docs/webhooks.md).',
+    });
+    const endpoint = new SyncNowEndpoint(this, 'SyncNow', {
+      table: this.table,
+      poller: this.poller,
+      environmentName: this.config.environmentName,
+      organizationGuids: this.config.organizations.map((org) => org.organizationGuid),
+      secret: inboundSecret,
+      ...(this.config.syncNowReservedConcurrency !== undefined
+        ? { reservedConcurrency: this.config.syncNowReservedConcurrency }
+        : {}),
+    });
+    new CfnOutput(this, 'SyncNowUrl', {
+      value: endpoint.functionUrl.url,
+      description: 'POST {"organizationGuid","mode"} here, signed with Standard Webhooks (docs/webhooks.md)',
+    });
+    new CfnOutput(this, 'InboundWebhookSecretArn', { value: inboundSecret.secretArn });
+    return endpoint;
+  }
+
+  /**
+   * Fires when an organization had no successful poll for `staleAfterIntervals` intervals. A poll deferred
+   * on purpose (quota back-off) or skipped because the organization's secret is not filled in yet counts
+   * as a sign of life: neither is a failure (their own metrics and logs tell them apart).
+   */
+  private staleAlarm(org: OrganizationConfig): cloudwatch.Alarm {
+    const rate = Duration.minutes(org.scheduleRateMinutes);
+    const metric = (name: PollerMetricName) =>
+      this.pollerMetrics.organizationMetric(name, org.organizationGuid, { period: rate });
+    return new cloudwatch.Alarm(this, `${organizationId(org.organizationGuid)}StaleAlarm`, {
+      alarmName: `${alarmNamePrefix(this.config.environmentName)}stale-${org.organizationGuid}`,
+      alarmDescription: `No successful poll of Nutcache organization ${org.label ?? org.organizationGuid} for ${this.config.staleAfterIntervals} intervals of ${org.scheduleRateMinutes} min (deferred and unconfigured polls do not count as failures).`,
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(succeeded, 0) + FILL(deferred, 0) + FILL(unconfigured, 0)',
+        usingMetrics: {
+          succeeded: metric('PollSucceeded'),
+          deferred: metric('PollDeferred'),
+          unconfigured: metric('PollUnconfigured'),
+        },
+        period: rate,
+        label: 'Polls that ended as expected',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: this.config.staleAfterIntervals,
+      datapointsToAlarm: this.config.staleAfterIntervals,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
   }
 
   /** Adds an alarm to the stack's alarm list and, when configured, to the alarm e-mail topic. */
@@ -474,6 +528,27 @@ export class NutcacheCdcStack extends Stack {
       masterKey: key,
       enforceSSL: true,
     });
+    // enforceSSL gives the topic a policy, which replaces SNS's default one: CloudWatch must be allowed
+    // explicitly, and only for this account's alarms of this environment (they all share the prefix).
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisStacksAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: `${alarmNamePrefix(this.config.environmentName)}*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     topic.addSubscription(new subscriptions.EmailSubscription(email));
     const subscription = topic.node.children.find((child) => child instanceof sns.Subscription);
     if (subscription) {
@@ -492,7 +567,7 @@ export class NutcacheCdcStack extends Stack {
     const fifteenMinutes = Duration.minutes(15);
     this.addAlarm(
       new cloudwatch.Alarm(this, 'PollFailedAlarm', {
-        alarmName: `nutcache-cdc-${env}-poll-failures`,
+        alarmName: `${alarmNamePrefix(env)}poll-failures`,
         alarmDescription:
           'A poll of Nutcache failed (see the poller logs for the organization and the cause).',
         metric: m.metric('PollFailed', { period: fifteenMinutes }),
@@ -504,7 +579,7 @@ export class NutcacheCdcStack extends Stack {
     );
     this.addAlarm(
       new cloudwatch.Alarm(this, 'MassDeletionAlarm', {
-        alarmName: `nutcache-cdc-${env}-mass-deletion-held`,
+        alarmName: `${alarmNamePrefix(env)}mass-deletion-held`,
         alarmDescription:
           'The poller held back a mass deletion (more customers vanished than the guard allows). Check Nutcache, then allow it with a poll {"allowMassDeletion": true}.',
         metric: m.metric('MassDeletionHeld', { period: Duration.minutes(5) }),
@@ -516,7 +591,7 @@ export class NutcacheCdcStack extends Stack {
     );
     this.addAlarm(
       new cloudwatch.Alarm(this, 'ThrottledAlarm', {
-        alarmName: `nutcache-cdc-${env}-nutcache-throttling`,
+        alarmName: `${alarmNamePrefix(env)}nutcache-throttling`,
         alarmDescription: `Nutcache answered 429 (rate limited) at least ${this.config.throttledRequestsThreshold} times in 15 minutes: lower the poll frequency or the number of organizations per API key.`,
         metric: m.metric('NutcacheThrottled', { period: fifteenMinutes }),
         threshold: this.config.throttledRequestsThreshold,
@@ -527,7 +602,7 @@ export class NutcacheCdcStack extends Stack {
     );
     this.addAlarm(
       new cloudwatch.Alarm(this, 'PollerErrorsAlarm', {
-        alarmName: `nutcache-cdc-${env}-poller-errors`,
+        alarmName: `${alarmNamePrefix(env)}poller-errors`,
         alarmDescription: 'The poller function failed (uncaught error or timeout).',
         metric: this.poller.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
         threshold: 1,
@@ -542,7 +617,7 @@ export class NutcacheCdcStack extends Stack {
     ] as const) {
       this.addAlarm(
         queueNotEmptyAlarm(this, id, queue, {
-          alarmName: `nutcache-cdc-${env}-${id === 'EventDeadLetterAlarm' ? 'event-dead-letters' : 'poll-failure-queue'}`,
+          alarmName: `${alarmNamePrefix(env)}${id === 'EventDeadLetterAlarm' ? 'event-dead-letters' : 'poll-failure-queue'}`,
           alarmDescription: `The queue of ${what} is not empty.`,
         }),
       );
@@ -552,7 +627,8 @@ export class NutcacheCdcStack extends Stack {
   private createDashboard(): cloudwatch.Dashboard {
     const m = this.pollerMetrics;
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `nutcache-cdc-${this.config.environmentName}`,
+      // Dashboard names are global to the account: the region keeps two regions' dashboards apart.
+      dashboardName: `nutcache-cdc-${this.config.environmentName}-${Aws.REGION}`,
       defaultInterval: Duration.hours(24),
     });
     const graph = (title: string, metrics: cloudwatch.IMetric[], width = 8) =>
@@ -566,6 +642,7 @@ export class NutcacheCdcStack extends Stack {
         m.metric('PollFailed'),
         m.metric('PollBusy'),
         m.metric('PollDeferred'),
+        m.metric('PollUnconfigured'),
         m.metric('PollDeadline'),
       ]),
       graph('Customer changes', [

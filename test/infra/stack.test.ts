@@ -29,6 +29,11 @@ function actionsOf(statement: Statement): string[] {
   return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
 }
 
+/** A statement's resources as a list (IAM policy minimization merges statements into resource lists). */
+function resourceList(statement: Statement): unknown[] {
+  return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+}
+
 function pollerFunction(template: ReturnType<typeof synthesise>['template']): Json {
   return only(resourcesOf(template, 'AWS::Lambda::Function'))[1].Properties as Json;
 }
@@ -122,17 +127,17 @@ describe('the stack for one organization (defaults)', () => {
     });
   });
 
-  it('runs the poller on Node.js 22 / arm64 with reserved concurrency, the poll timeout and its settings', () => {
+  it('runs the poller on Node.js 22 / arm64 with no reserved concurrency, the poll timeout and its settings', () => {
     const fn = pollerFunction(template);
     expect(fn).toMatchObject({
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       MemorySize: 512,
       Timeout: 900,
-      ReservedConcurrentExecutions: 1,
       Handler: 'index.handler',
       TracingConfig: { Mode: 'Active' },
     });
+    expect(fn).not.toHaveProperty('ReservedConcurrentExecutions');
     const variables = (fn.Environment as { Variables: Json }).Variables;
     expect(Object.keys(variables).sort()).toEqual(
       [
@@ -200,7 +205,10 @@ describe('the stack for one organization (defaults)', () => {
           Action: 'events:PutEvents',
           Effect: 'Allow',
           Resource: { 'Fn::GetAtt': [busId, 'Arn'] },
-          Condition: { StringEquals: { 'events:source': 'nutcache.customers' } },
+          Condition: {
+            'ForAllValues:StringEquals': { 'events:source': ['nutcache.customers'] },
+            Null: { 'events:source': 'false' },
+          },
         },
       ]);
     });
@@ -208,7 +216,7 @@ describe('the stack for one organization (defaults)', () => {
     it('reads and writes only its table', () => {
       const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
       expect(dynamo.length).toBeGreaterThan(0);
-      for (const s of dynamo) expect(s.Resource).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
+      for (const s of dynamo) expect(resourceList(s)).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
       expect(dynamo.flatMap(actionsOf)).toEqual(
         expect.arrayContaining([
           'dynamodb:GetItem',
@@ -279,11 +287,19 @@ describe('the stack for one organization (defaults)', () => {
   it('calls an organization stale after 3 intervals without a successful poll, counting silence as failure', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: `nutcache-cdc-test-stale-${GUID_A}`,
-      Namespace: 'NutcacheCdc',
-      MetricName: 'PollSucceeded',
-      Dimensions: Match.arrayWith([{ Name: 'organizationGuid', Value: GUID_A }]),
-      Statistic: 'Sum',
-      Period: 900,
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          MetricStat: {
+            Metric: {
+              Namespace: 'NutcacheCdc',
+              MetricName: 'PollSucceeded',
+              Dimensions: Match.arrayWith([{ Name: 'organizationGuid', Value: GUID_A }]),
+            },
+            Stat: 'Sum',
+            Period: 900,
+          },
+        }),
+      ]),
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
       Threshold: 1,
@@ -386,10 +402,11 @@ describe('the stack for several organizations', () => {
     const statements = statementsOfRole(template, pollerRoleId(template));
     const resources = statements
       .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
-      .map((s) => (s.Resource as { Ref: string }).Ref);
+      .flatMap(resourceList)
+      .map((r) => (r as { Ref: string }).Ref);
     expect(resources.sort()).toEqual(secretIds.sort());
     const fn = pollerFunction(template);
-    expect(fn.ReservedConcurrentExecutions).toBe(3);
+    expect(fn).not.toHaveProperty('ReservedConcurrentExecutions');
     const organizations = JSON.parse(
       resolveIntrinsics(
         (fn.Environment as { Variables: Json }).Variables[ENV.organizations],
@@ -407,7 +424,7 @@ describe('the stack for several organizations', () => {
   it('stretches each stale alarm over that organization’s own interval', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: `nutcache-cdc-test-stale-${GUID_B}`,
-      Period: 1800,
+      Metrics: Match.arrayWith([Match.objectLike({ MetricStat: Match.objectLike({ Period: 1800 }) })]),
     });
   });
 
@@ -480,7 +497,7 @@ describe('imported resources', () => {
     const reads = statementsOfRole(template, pollerRoleId(template)).filter((s) =>
       actionsOf(s).includes('secretsmanager:GetSecretValue'),
     );
-    const resources = reads.map((s) => JSON.stringify(s.Resource));
+    const resources = reads.flatMap(resourceList).map((r) => JSON.stringify(r));
     expect(resources).toContain(JSON.stringify(secretArn));
     expect(resources.some((r) => r.includes(':secret:nutcache/beta-??????'))).toBe(true);
     expect(Object.keys(template.findOutputs('*')).filter((k) => k.endsWith('SecretArn'))).toHaveLength(2);

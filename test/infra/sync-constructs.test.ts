@@ -344,10 +344,10 @@ describe('rules from a rules file', () => {
 });
 
 describe('SyncNowEndpoint', () => {
-  it('serves a function URL with auth NONE (the signature is the authentication), capped concurrency', () => {
+  it('serves a function URL with auth NONE (the signature is the authentication), no reserved concurrency', () => {
     built.template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
     built.template.hasResourceProperties('AWS::Lambda::Function', {
-      ReservedConcurrentExecutions: 5,
+      ReservedConcurrentExecutions: Match.absent(),
       Environment: {
         Variables: Match.objectLike({
           POLLER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^Poller') },
@@ -385,7 +385,10 @@ describe('SyncNowEndpoint', () => {
         Effect: 'Allow',
         Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WEBHOOK#*'] } },
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WEBHOOK#*'] },
+          Null: { 'dynamodb:LeadingKeys': 'false' },
+        },
       },
     ]);
   });

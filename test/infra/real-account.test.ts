@@ -1,0 +1,349 @@
+/**
+ * Issue 9: what a real AWS account enforces and loopback stand-ins don't. Each block reproduces one defect
+ * of the synthesized template (IAM condition operators, the alarm topic policy, Lambda rule-target
+ * permissions, reserved concurrency, retained fixed names, KMS, the stale alarm, feature flags).
+ */
+import { readFileSync } from 'node:fs';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import type { NutcacheCdcConfigInput } from '../../infra/config.ts';
+import { ENV } from '../../shared/config/env.ts';
+import { FULL_CONFIG, synthesise } from './fixtures/synth.ts';
+
+type Json = Record<string, unknown>;
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: Json };
+
+const KMS_KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+const built = synthesise(FULL_CONFIG);
+const { template, stack } = built;
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties?: Json } & Json>;
+
+function ofType(type: string): [string, { Properties: Json } & Json][] {
+  return Object.entries(resources).filter(([, r]) => r.Type === type) as [
+    string,
+    { Properties: Json } & Json,
+  ][];
+}
+
+function functionByService(prefix: string): [string, Json] {
+  const found = ofType('AWS::Lambda::Function').find(([, r]) =>
+    String(
+      ((r.Properties.Environment as { Variables: Json }).Variables as Json).POWERTOOLS_SERVICE_NAME,
+    ).startsWith(prefix),
+  );
+  if (!found) throw new Error(`no function of service ${prefix}`);
+  return [found[0], found[1].Properties];
+}
+
+function statementsOf(functionProps: Json): Statement[] {
+  const roleId = ((functionProps.Role as Json)['Fn::GetAtt'] as string[])[0];
+  return ofType('AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const poller = functionByService('nutcache-cdc-poller-')[1];
+const syncNow = functionByService('sync-now-')[1];
+
+describe('defect 1: multivalued condition keys use a set operator and a Null check', () => {
+  it('lets the poller PutEvents for every entry whose source is ours, and not when the key is absent', () => {
+    const put = statementsOf(poller).filter((s) => actions(s).includes('events:PutEvents'));
+    expect(put).toHaveLength(1);
+    expect(put[0]?.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'events:source': ['nutcache.customers'] },
+      Null: { 'events:source': 'false' },
+    });
+  });
+
+  it("limits sync-now's replay-guard items with dynamodb:LeadingKeys in the set form, key required", () => {
+    const items = statementsOf(syncNow).filter((s) => actions(s).includes('dynamodb:PutItem'));
+    expect(items.map((s) => s.Condition)).toEqual([
+      {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WEBHOOK#*'] },
+        Null: { 'dynamodb:LeadingKeys': 'false' },
+      },
+    ]);
+  });
+});
+
+describe('defect 2: CloudWatch may publish alarms to the alarm topic', () => {
+  const policy = ofType('AWS::SNS::TopicPolicy')[0]?.[1].Properties.PolicyDocument as {
+    Statement: (Statement & { Principal: unknown })[];
+  };
+  const allow = policy.Statement.find((s) => s.Effect === 'Allow');
+
+  it('allows cloudwatch.amazonaws.com sns:Publish from this account and this stack’s alarms only', () => {
+    expect(allow).toMatchObject({
+      Action: 'sns:Publish',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: {
+          'aws:SourceArn': {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':cloudwatch:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':alarm:nutcache-cdc-full-*',
+              ],
+            ],
+          },
+        },
+      },
+    });
+  });
+
+  it('covers every alarm that notifies the topic (stack, sync-rule dead letters, webhooks)', () => {
+    const topicId = ofType('AWS::SNS::Topic')[0]?.[0];
+    const notifying = ofType('AWS::CloudWatch::Alarm').filter(([, a]) =>
+      JSON.stringify(a.Properties.AlarmActions ?? []).includes(`"${topicId}"`),
+    );
+    const names = notifying.map(([, a]) => String(a.Properties.AlarmName));
+    expect(names.some((n) => n.includes('-rule-'))).toBe(true);
+    expect(names.some((n) => n.includes('-webhook-'))).toBe(true);
+    for (const name of names) expect(name.startsWith('nutcache-cdc-full-')).toBe(true);
+  });
+});
+
+describe('defect 3: EventBridge may reach every sync-rule target', () => {
+  const ruleOf = (arn: string) =>
+    ofType('AWS::Events::Rule').find(([, r]) => JSON.stringify(r.Properties.Targets).includes(arn));
+
+  it('gives an imported Lambda target a permission for events.amazonaws.com from its rule', () => {
+    const functionArn = 'arn:aws:lambda:eu-west-1:123456789012:function:crm-cleanup';
+    const [ruleId] = ruleOf(functionArn) ?? [];
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: functionArn,
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+    });
+    expect(
+      Annotations.fromStack(stack).findWarning(
+        '*',
+        Match.stringLikeRegexp('addPermission\\(\\) has no effect'),
+      ),
+    ).toEqual([]);
+  });
+
+  it.each([
+    [
+      'Step Functions',
+      'arn:aws:states:eu-west-1:123456789012:stateMachine:crm-update',
+      'updated-state-machine',
+    ],
+    [
+      'API destination',
+      'arn:aws:events:eu-west-1:123456789012:api-destination/crm/abcd1234-ab12-cd34-ef56-abcdef123456',
+      'updated-api-destination',
+    ],
+  ])('lets only its own rule assume the %s target role (aws:SourceArn)', (_kind, targetArn, ruleName) => {
+    const [, rule] = ruleOf(targetArn) ?? [];
+    const ruleProps = rule?.Properties as Json;
+    expect(String(ruleProps.Name)).toContain(ruleName);
+    const target = (ruleProps.Targets as Json[])[0] as Json;
+    const roleId = ((target.RoleArn as Json)['Fn::GetAtt'] as string[])[0] as string;
+    const trust = (resources[roleId] as { Properties: Json }).Properties.AssumeRolePolicyDocument as {
+      Statement: Statement[];
+    };
+    expect(trust.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'events.amazonaws.com' },
+        Condition: {
+          StringEquals: {
+            'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+            'aws:SourceArn': {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':events:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':rule/',
+                  { Ref: expect.stringMatching(/^Bus/) },
+                  `/${ruleProps.Name}`,
+                ],
+              ],
+            },
+          },
+        },
+      }),
+    ]);
+  });
+
+  it('tells, at synth, what the owner of an imported SQS target queue must allow', () => {
+    const warnings = Annotations.fromStack(stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('nutcache-cdc:sqsTargetPolicy'),
+    );
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]?.entry.data)).toMatch(
+      /regional-onboarding.*events\.amazonaws\.com.*sqs:SendMessage/s,
+    );
+  });
+});
+
+describe('defect 4: no reserved concurrency unless configured', () => {
+  it('reserves none by default, for the poller and sync-now', () => {
+    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+      expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    }
+  });
+
+  it('reserves what the configuration asks for', () => {
+    const { template: t } = synthesise({
+      ...FULL_CONFIG,
+      pollerReservedConcurrency: 2,
+      syncNowReservedConcurrency: 3,
+    } as Partial<NutcacheCdcConfigInput>);
+    const reserved = Object.values(t.findResources('AWS::Lambda::Function'))
+      .map((f) => (f as { Properties: Json }).Properties)
+      .map((p) => [
+        ((p.Environment as { Variables: Json }).Variables.POWERTOOLS_SERVICE_NAME as string).split('-')[0],
+        p.ReservedConcurrentExecutions,
+      ]);
+    expect(reserved).toEqual(
+      expect.arrayContaining([
+        ['nutcache', 2],
+        ['sync', 3],
+        ['webhook', undefined],
+      ]),
+    );
+  });
+});
+
+describe('defect 5: nothing retained keeps a fixed name; account-global names are region-unique', () => {
+  it('deletes the schedule group with the stack', () => {
+    const groups = ofType('AWS::Scheduler::ScheduleGroup');
+    expect(groups).toHaveLength(1);
+    for (const [, group] of groups) expect(group.DeletionPolicy ?? 'Delete').toBe('Delete');
+  });
+
+  it('puts the region in the dashboard name', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+      DashboardName: { 'Fn::Join': ['', ['nutcache-cdc-full-', { Ref: 'AWS::Region' }]] },
+    });
+  });
+});
+
+describe('defect 6: an imported secret may be encrypted with a customer managed KMS key', () => {
+  it('lets the poller decrypt with that key, through Secrets Manager only', () => {
+    const decrypt = statementsOf(poller).filter((s) => actions(s).includes('kms:Decrypt'));
+    expect(decrypt).toEqual([
+      {
+        Action: 'kms:Decrypt',
+        Effect: 'Allow',
+        Resource: KMS_KEY_ARN,
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': {
+              'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']],
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('keeps one secret ARN per organization in ORGANIZATIONS', () => {
+    const variables = (poller.Environment as { Variables: Json }).Variables;
+    const value = JSON.stringify(variables[ENV.organizations]);
+    expect(value).toContain('secret:nutcache/beta-AbC123');
+    expect(value).toContain('secret:nutcache/gamma');
+  });
+});
+
+describe('defect 7: the archive leaves its KMS key out instead of an empty identifier', () => {
+  it('has no KmsKeyIdentifier', () => {
+    const archives = ofType('AWS::Events::Archive');
+    expect(archives).toHaveLength(1);
+    for (const [, archive] of archives) expect(archive.Properties).not.toHaveProperty('KmsKeyIdentifier');
+  });
+});
+
+describe('defect 8: the stale alarm stays quiet during a quota back-off or while unconfigured', () => {
+  const guid = '846E176E-7C4B-4BFD-A894-C98F2988927E';
+  const stale = ofType('AWS::CloudWatch::Alarm').find(([, a]) =>
+    String(a.Properties.AlarmName).endsWith(`-stale-${guid}`),
+  )?.[1].Properties as Json;
+
+  it('counts succeeded, deferred and unconfigured polls of the organization', () => {
+    const metrics = stale.Metrics as Json[];
+    const expression = metrics.find((m) => m.Expression !== undefined) as Json;
+    expect(expression.ReturnData ?? true).toBe(true);
+    const used = metrics
+      .filter((m) => m.MetricStat !== undefined)
+      .map((m) => {
+        const stat = m.MetricStat as { Metric: Json; Period: number; Stat: string };
+        expect(stat).toMatchObject({ Period: 300, Stat: 'Sum' });
+        expect(stat.Metric.Dimensions).toEqual(
+          expect.arrayContaining([
+            { Name: 'organizationGuid', Value: guid },
+            { Name: 'service', Value: 'nutcache-cdc-poller-full' },
+          ]),
+        );
+        expect(String(expression.Expression)).toContain(String(m.Id));
+        return stat.Metric.MetricName;
+      });
+    expect(used.sort()).toEqual(['PollDeferred', 'PollSucceeded', 'PollUnconfigured']);
+    expect(stale).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('graphs unconfigured polls on the dashboard', () => {
+    const body = JSON.stringify(ofType('AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
+    expect(body).toContain('SELECT SUM(PollUnconfigured)');
+  });
+});
+
+describe('defect 9: smaller', () => {
+  it('creates each schedule after its role’s policy', () => {
+    const [policyId] =
+      ofType('AWS::IAM::Policy').find(([id]) => id.startsWith('SchedulerRoleDefaultPolicy')) ?? [];
+    const schedules = ofType('AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(4);
+    for (const [, schedule] of schedules) expect(schedule.DependsOn).toContain(policyId);
+  });
+
+  it('grants the poller exactly the DynamoDB actions it calls', () => {
+    const dynamo = statementsOf(poller).filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.flatMap(actions).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+  });
+
+  it('names the sync-now URL output SyncNowUrl', () => {
+    expect(Object.keys(template.findOutputs('SyncNowUrl'))).toEqual(['SyncNowUrl']);
+  });
+
+  it('sets every feature flag CDK recommends for the installed aws-cdk-lib in cdk.json', () => {
+    const recommended = JSON.parse(
+      readFileSync(
+        new URL('../../node_modules/aws-cdk-lib/recommended-feature-flags.json', import.meta.url),
+        'utf8',
+      ),
+    ) as Json;
+    const context = (
+      JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Json }
+    ).context;
+    expect(context).toMatchObject(recommended);
+  });
+});
