@@ -38,11 +38,12 @@ function denials(evaluated: readonly Evaluated[]): string[] {
     .map((e) => `${e.subject} (${e.origin}): ${describeCall(e.request, e.evaluation)}`);
 }
 
-/** `subject | action | count` rows, for the report. */
+/** `subject | kind | action | decision | count` rows, for the report. */
 function table(evaluated: readonly Evaluated[]): string {
   const counts = new Map<string, number>();
   for (const e of evaluated) {
-    const key = `${e.subject} | ${e.request.action} | ${e.evaluation.decision}`;
+    const kind = e.origin === 'recorded' ? 'call' : e.origin.startsWith('platform') ? 'platform' : 'service';
+    const key = `${e.subject} | ${kind} | ${e.request.action} | ${e.evaluation.decision}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].map(([key, n]) => `  ${key} | ${n}`).join('\n');
@@ -85,7 +86,7 @@ describe('the deployed stack under IAM', () => {
       ...functionUrlChecks(stack),
     ]);
     console.log(
-      `[iam] calls evaluated (subject | action | decision | count):\n${table([...functionCalls, ...serviceCalls])}\n` +
+      `[iam] calls evaluated (subject | kind | action | decision | count):\n${table([...functionCalls, ...serviceCalls])}\n` +
         `[iam] not modelled: ${unmodelled.join('; ') || 'none'}\n` +
         `[iam] granted but not used by these flows:\n${unusedGrants(scenario, functionCalls)}`,
     );
