@@ -265,8 +265,12 @@ describe('the deployed stack under IAM', () => {
       },
     });
     const grantsPutEvents = (s: PolicyStatement) => [s.Action].flat().includes('events:PutEvents');
-    const sourceCondition = (operator: string) => (s: PolicyStatement) =>
-      grantsPutEvents(s) ? { ...s, Condition: { [operator]: { 'events:source': 'nutcache.customers' } } } : s;
+    const renameOperator = (from: string, to: string) => (s: PolicyStatement) => {
+      if (!grantsPutEvents(s) || !s.Condition?.[from]) return s;
+      const { [from]: moved, ...rest } = s.Condition;
+      return { ...s, Condition: { ...rest, [to]: moved ?? {} } };
+    };
+    const decision = async (check: Check) => (await evaluate(check.request, check.policies)).decision;
 
     it('denies a recorded call once the statement granting it is removed', async () => {
       const fn = functionOf(scenario, 'sync-now');
@@ -281,23 +285,40 @@ describe('the deployed stack under IAM', () => {
       expect((await evaluate(without.request, without.policies)).decision).toBe('ImplicitlyDenied');
     });
 
-    it('denies PutEvents when events:source is tested with a single-valued operator, allows it with the set form', async () => {
+    it("denies PutEvents once the template's ForAllValues:StringEquals on events:source becomes a plain StringEquals", async () => {
       const check = pollerPutEvents();
       expect(check.request.context?.['events:source']).toEqual(expect.any(Array));
-      const plain = withStatements(check, sourceCondition('StringEquals'));
-      const setForm = withStatements(check, sourceCondition('ForAllValues:StringEquals'));
-      expect((await evaluate(plain.request, plain.policies)).decision).toBe('ImplicitlyDenied');
-      expect((await evaluate(setForm.request, setForm.policies)).decision).toBe('Allowed');
+      const statement = (check.policies.identity ?? [])
+        .flatMap((p) => p.policy.Statement)
+        .find(grantsPutEvents);
+      expect(statement?.Condition?.['ForAllValues:StringEquals']).toHaveProperty('events:source');
+      expect(await decision(check)).toBe('Allowed');
+      const plain = withStatements(check, renameOperator('ForAllValues:StringEquals', 'StringEquals'));
+      expect(await decision(plain)).toBe('ImplicitlyDenied');
     });
 
-    it('denies PutEvents with a foreign source among the entries under the set form', async () => {
+    it('denies PutEvents with a foreign source among the entries, or with no source at all', async () => {
       const check = pollerPutEvents();
-      const setForm = withStatements(check, sourceCondition('ForAllValues:StringEquals'));
-      const foreign = {
-        ...setForm.request,
-        context: { ...setForm.request.context, 'events:source': ['nutcache.customers', 'aws.fake'] },
-      };
-      expect((await evaluate(foreign, setForm.policies)).decision).toBe('ImplicitlyDenied');
+      const foreign = { 'events:source': ['nutcache.customers', 'aws.fake'] };
+      expect(
+        await decision({
+          ...check,
+          request: { ...check.request, context: { ...check.request.context, ...foreign } },
+        }),
+      ).toBe('ImplicitlyDenied');
+      const { 'events:source': _, ...withoutSource } = check.request.context ?? {};
+      expect(await decision({ ...check, request: { ...check.request, context: withoutSource } })).toBe(
+        'ImplicitlyDenied',
+      );
+    });
+
+    it("denies EventBridge's invoke of a Lambda rule target without the function's permission", async () => {
+      const invoke = serviceCalls.find(
+        (e) => e.subject === 'eventbridge' && e.request.action === 'lambda:InvokeFunction',
+      );
+      if (!invoke) throw new Error('no Lambda rule target');
+      expect(await decision(invoke)).toBe('Allowed');
+      expect(await decision({ ...invoke, policies: {} })).toBe('ImplicitlyDenied');
     });
   });
 });
