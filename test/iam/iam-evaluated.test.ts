@@ -5,7 +5,8 @@
  * in a child process against a recording loopback stand-in of every AWS service it calls, through realistic
  * flows (scripted in scenario.ts). Every recorded call, every call Lambda, Scheduler, EventBridge and
  * CloudWatch make for the stack, is then evaluated with a real IAM policy evaluator against the template's
- * policies: none may be denied. Negative tests prove the evaluation can fail.
+ * policies: none may be denied. The stand-in also enforces those policies while the flows run, so a denial
+ * shows as the user would see it. Negative tests prove the evaluation can fail.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DETAIL_TYPES } from '../../shared/events/contract.ts';
@@ -20,7 +21,7 @@ import {
   ruleTargetChecks,
   schedulerChecks,
 } from './permissions.ts';
-import { functionOf, ORG_B, runScenario, type Scenario } from './scenario.ts';
+import { functionOf, ORG_A, ORG_B, runScenario, type Scenario, scheduleInput } from './scenario.ts';
 
 interface Evaluated extends Check {
   readonly evaluation: Evaluation;
@@ -310,6 +311,23 @@ describe('the deployed stack under IAM', () => {
       expect(await decision({ ...check, request: { ...check.request, context: withoutSource } })).toBe(
         'ImplicitlyDenied',
       );
+    });
+
+    it('makes a poll publish nothing, and not report success, once its role loses the PutEvents statement', async () => {
+      const poller = functionOf(scenario, 'poller');
+      scenario.enforcement.edit = (check) =>
+        check.request.action === 'events:PutEvents'
+          ? withStatements(check, (s) => (grantsPutEvents(s) ? undefined : s))
+          : check;
+      try {
+        const published = scenario.recorder.events.length;
+        scenario.sandbox.create({ name: 'Never Published Ltd' });
+        const run = await scenario.run(poller, scheduleInput(scenario.stack, ORG_A));
+        expect(scenario.recorder.events.length).toBe(published);
+        expect(run.ok ? (run.result as { outcome?: string }).outcome : run.error).not.toBe('success');
+      } finally {
+        scenario.enforcement.edit = undefined;
+      }
     });
 
     it("denies EventBridge's invoke of a Lambda rule target without the function's permission", async () => {

@@ -2,9 +2,9 @@
  * The flows the IAM-evaluated test drives through the bundled functions, against the sandbox Nutcache API,
  * a dynalite table created from the template's key schema, an https webhook receiver and the recording AWS
  * stand-in: scheduled polls (first poll, then creations, updates and deletions; an organization whose secret
- * is imported and KMS-encrypted, with one event EventBridge rejects for good), a correctly signed "sync now" request whose asynchronous invoke then runs a resync, and the
- * webhook delivery of the published events from SQS records (success, a retry, a 410 that disables the
- * subscription).
+ * is imported and KMS-encrypted, with one event EventBridge rejects for good), a correctly signed "sync now"
+ * request whose asynchronous invoke then runs a resync, and the webhook delivery of the published events
+ * from SQS records (success, a retry, a 410 that disables the subscription). The stand-in enforces IAM with the template's policies, as an account would.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,10 +26,12 @@ import { generateWebhookSecret, signWebhook } from '../../shared/webhooks/signin
 import {
   type AwsRecorder,
   type PutEventsEntry,
+  type RecordedCall,
   type StandInSecret,
   startAwsRecorder,
 } from '../support/aws-recorder.ts';
 import { ACCOUNT, type DeployedStack, REGION, secretSuffix } from '../support/cfn-template.ts';
+import { evaluate } from '../support/iam-evaluator.ts';
 import {
   type FunctionRun,
   type LambdaFunction,
@@ -39,6 +41,7 @@ import {
   synthesizeFixture,
 } from './harness.ts';
 import { type HttpsReceiver, startHttpsReceiver } from './https-receiver.ts';
+import { type Check, recordedChecks } from './permissions.ts';
 
 export const ORG_A = DEFAULT_ORGANIZATION_GUID;
 export const ORG_B = '11111111-2222-4333-8444-555555555555';
@@ -64,6 +67,13 @@ export interface FlowRun {
 
 export interface Scenario extends Synthesized {
   readonly recorder: AwsRecorder;
+  /**
+   * The stand-in enforces IAM with the template's policies; `edit` changes a call's policies before it is
+   * evaluated (a test breaking a policy on purpose).
+   */
+  readonly enforcement: { edit?: (check: Check) => Check };
+  /** One more invocation, outside the scripted flows. */
+  run(fn: LambdaFunction, event: unknown): Promise<FunctionRun>;
   readonly sandbox: Sandbox;
   readonly receiver: HttpsReceiver;
   readonly runs: FlowRun[];
@@ -120,7 +130,7 @@ function partitionKeyOf(stack: DeployedStack): string {
   return hash.AttributeName;
 }
 
-function scheduleInput(stack: DeployedStack, organizationGuid: string): unknown {
+export function scheduleInput(stack: DeployedStack, organizationGuid: string): unknown {
   for (const [, schedule] of stack.ofType('AWS::Scheduler::Schedule')) {
     const input = JSON.parse(
       String((schedule.Properties?.Target as { Input?: string } | undefined)?.Input),
@@ -201,6 +211,23 @@ function webhookRecords(
     }));
 }
 
+/** How AWS would refuse the first of these calls the template's policies deny, if any. */
+async function firstDenial(
+  synthesized: Synthesized,
+  calls: readonly RecordedCall[],
+  edit: ((check: Check) => Check) | undefined,
+): Promise<string | undefined> {
+  for (const check of recordedChecks(synthesized.stack, synthesized.functions, calls)) {
+    const { request, policies } = edit ? edit(check) : check;
+    const { decision } = await evaluate(request, policies);
+    if (decision !== 'Allowed') {
+      const who = request.caller.kind === 'role' ? request.caller.roleArn : request.caller.kind;
+      return `${who} is not authorized to perform: ${request.action} on resource: ${request.resource} (${decision})`;
+    }
+  }
+  return undefined;
+}
+
 export async function runScenario(): Promise<Scenario> {
   const dir = mkdtempSync(join(tmpdir(), 'nutcache-iam-tls-'));
   const tls = selfSignedCertificate(dir);
@@ -232,7 +259,9 @@ export async function runScenario(): Promise<Scenario> {
     eventSourceArn: synthesized.stack.resolveString(m.Properties?.EventSourceArn),
     state: 'Enabled' as const,
   }));
+  const enforcement: Scenario['enforcement'] = {};
   const recorder = await startAwsRecorder({
+    authorize: (calls) => firstDenial(synthesized, calls, enforcement.edit),
     dynamodbEndpoint: dynamo.endpoint,
     partitionKey: partitionKeyOf(synthesized.stack),
     secrets: standInSecrets(synthesized, sandbox.url, webhookSecret),
@@ -249,6 +278,8 @@ export async function runScenario(): Promise<Scenario> {
   const scenario: Scenario = {
     ...synthesized,
     recorder,
+    enforcement,
+    run: (fn, event) => runFunction(fn, event, aws),
     sandbox,
     receiver,
     runs,
@@ -297,8 +328,9 @@ async function driveSyncNow(s: Scenario, invoke: Invoke): Promise<void> {
   const headers = signWebhook(`sync-${randomUUID()}`, Date.now(), body, [`whsec_${INBOUND_SECRET}`]);
   const syncNow = functionOf(s, 'sync-now');
   await invoke('sync now (signed request)', syncNow, functionUrlEvent(body, { ...headers }));
+  // Nothing invoked (e.g. denied): the flows' assertions report the missing resync.
   const invocation = s.recorder.invocations.at(-1);
-  if (!invocation) throw new Error('sync now invoked nothing');
+  if (!invocation) return;
   await invoke('resync (invoked by sync now)', functionOf(s, 'poller'), JSON.parse(invocation.payload));
 }
 
@@ -306,8 +338,9 @@ async function driveDelivery(s: Scenario, invoke: Invoke): Promise<void> {
   const delivery = functionOf(s, 'delivery');
   const queueArn = delivery.environment[WEBHOOK_DELIVERY_ENV.queueArn] ?? '';
   const records = webhookRecords(s.stack, queueArn, s.recorder.events);
-  if (records.length < 3) throw new Error(`only ${records.length} events match the webhook rules`);
   const [first, second, third] = records;
+  // Fewer published events than expected (e.g. PutEvents denied): the flows' assertions report it.
+  if (!third) return;
   await invoke('webhook delivery (success)', delivery, { Records: [first] });
   s.receiver.script.push(503);
   await invoke('webhook delivery (503: retry later)', delivery, { Records: [second] });

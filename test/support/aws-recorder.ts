@@ -9,7 +9,8 @@
  *
  * Served: DynamoDB (proxied to a dynalite), Secrets Manager, EventBridge PutEvents, SQS (JSON and query
  * protocols), Lambda (Invoke, ListEventSourceMappings, UpdateEventSourceMapping), CloudWatch PutMetricData
- * (query protocol). PutEvents can be told to reject some entries. Anything else is answered 400 and listed in `unsupported`.
+ * (query protocol). PutEvents can be told to reject some entries. With `authorize`, it enforces IAM as an
+ * account would: a request needing a denied call is answered AccessDenied in the service's protocol. Anything else is answered 400 and listed in `unsupported`.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -63,6 +64,11 @@ export interface AwsRecorderOptions {
   readonly partitionKey: string;
   readonly secrets: readonly StandInSecret[];
   readonly eventSourceMappings: StandInEventSourceMapping[];
+  /**
+   * Enforce IAM like an account: given the calls one request needs, a denial message for the first denied
+   * one (the request is then answered with AccessDenied, as the service would), or undefined to serve it.
+   */
+  readonly authorize?: (calls: readonly RecordedCall[]) => Promise<string | undefined>;
   /** An EventBridge per-entry error code for entries PutEvents should reject (e.g. `MalformedDetail`). */
   readonly rejectEntry?: (entry: PutEventsEntry) => string | undefined;
 }
@@ -84,6 +90,8 @@ interface Exchange {
   readonly body: string;
   readonly caller: string;
   readonly record: (action: string, resource: string, context?: Record<string, ContextValue>) => void;
+  /** False, after answering AccessDenied, when `authorize` denies a call this request recorded. */
+  readonly permitted: () => Promise<boolean>;
 }
 
 type Handler = (exchange: Exchange) => Promise<void> | void;
@@ -227,7 +235,7 @@ function dynamoCalls(operation: string, input: Record<string, unknown>, pk: stri
 }
 
 function dynamodbHandler(options: AwsRecorderOptions): Handler {
-  return async ({ request, response, body, record }) => {
+  return async ({ request, response, body, record, permitted }) => {
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = target.split('.')[1] ?? target;
     for (const call of dynamoCalls(operation, parseJson(body), options.partitionKey)) {
@@ -238,6 +246,7 @@ function dynamodbHandler(options: AwsRecorderOptions): Handler {
         keys.length > 0 ? { 'dynamodb:LeadingKeys': [...new Set(keys)] } : {},
       );
     }
+    if (!(await permitted())) return;
     const forwarded = await fetch(options.dynamodbEndpoint, {
       method: 'POST',
       headers: {
@@ -268,7 +277,7 @@ function findSecret(secrets: readonly StandInSecret[], id: string): StandInSecre
 }
 
 function secretsHandler(options: AwsRecorderOptions): Handler {
-  return ({ request, response, body, record }) => {
+  return async ({ request, response, body, record, permitted }) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
     const id = String(parseJson(body).SecretId ?? '');
     const secret = findSecret(options.secrets, id);
@@ -281,6 +290,7 @@ function secretsHandler(options: AwsRecorderOptions): Handler {
         'kms:EncryptionContext:SecretARN': secret.arn,
       });
     }
+    if (!(await permitted())) return;
     if (!secret) {
       sendJson(response, 400, {
         __type: 'ResourceNotFoundException',
@@ -316,7 +326,7 @@ function busArn(nameOrArn: string | undefined): string {
 }
 
 function eventsHandler(events: PutEventsEntry[], reject: AwsRecorderOptions['rejectEntry']): Handler {
-  return ({ request, response, body, record }) => {
+  return async ({ request, response, body, record, permitted }) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
     const entries = (parseJson(body).Entries ?? []) as PutEventsEntry[];
     // One authorization per bus named in the request, with the set of the entries' sources and detail types.
@@ -329,6 +339,7 @@ function eventsHandler(events: PutEventsEntry[], reject: AwsRecorderOptions['rej
         'events:detail-type': list.map((e) => String(e.DetailType)),
       });
     }
+    if (!(await permitted())) return;
     const results = entries.map((entry) => {
       const code = reject?.(entry);
       if (code) return { ErrorCode: code, ErrorMessage: `rejected by the stand-in (${code})` };
@@ -388,7 +399,7 @@ function queryToXml(operation: string, answer: Record<string, unknown>): string 
 }
 
 function sqsHandler(messages: AwsRecorder['messages']): Handler {
-  return ({ request, response, body, record }) => {
+  return async ({ request, response, body, record, permitted }) => {
     const target = request.headers['x-amz-target'];
     const query = target === undefined;
     const form = query ? Object.fromEntries(new URLSearchParams(body)) : undefined;
@@ -399,6 +410,7 @@ function sqsHandler(messages: AwsRecorder['messages']): Handler {
         ? queueUrlToArn(String(input.QueueUrl))
         : arn('sqs', String(input.QueueName ?? ''));
     record(`sqs:${SQS_IAM_ACTION[operation] ?? operation}`, queueArn);
+    if (!(await permitted())) return;
     if (operation === 'SendMessage') messages.push({ queueArn, body: String(input.MessageBody ?? '') });
     if (operation === 'SendMessageBatch') {
       for (const entry of (input.Entries ?? []) as { MessageBody: string }[])
@@ -427,48 +439,72 @@ function mappingJson(m: StandInEventSourceMapping) {
   };
 }
 
+/** Lambda's REST routes the functions use; anything else is unsupported. */
 function lambdaHandler(options: AwsRecorderOptions, invocations: Invocation[]): Handler {
-  return ({ request, response, body, record }) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+  return async (exchange) => {
+    const url = new URL(exchange.request.url ?? '/', 'http://localhost');
+    const method = exchange.request.method;
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
-    if (invoke && request.method === 'POST') {
-      const target = functionArn(decodeURIComponent(invoke[1] ?? ''), url.searchParams.get('Qualifier'));
-      record('lambda:InvokeFunction', target);
-      const invocationType = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
-      invocations.push({ functionArn: target, invocationType, payload: body });
-      response.writeHead(invocationType === 'Event' ? 202 : 200, { 'content-type': 'application/json' });
-      response.end(invocationType === 'Event' ? '' : 'null');
-      return;
-    }
-    if (url.pathname.startsWith('/2015-03-31/event-source-mappings') && request.method === 'GET') {
-      record('lambda:ListEventSourceMappings', '*');
-      const fn = url.searchParams.get('FunctionName');
-      const source = url.searchParams.get('EventSourceArn');
-      const found = options.eventSourceMappings.filter(
-        (m) => (!fn || m.functionArn === functionArn(fn)) && (!source || m.eventSourceArn === source),
-      );
-      sendJson(response, 200, { EventSourceMappings: found.map(mappingJson) });
-      return;
+    if (invoke && method === 'POST')
+      return invokeFunction(exchange, url, decodeURIComponent(invoke[1] ?? ''), invocations);
+    if (url.pathname.startsWith('/2015-03-31/event-source-mappings') && method === 'GET') {
+      return listMappings(exchange, url, options.eventSourceMappings);
     }
     const update = /^\/2015-03-31\/event-source-mappings\/([^/]+)$/.exec(url.pathname);
     const mapping = options.eventSourceMappings.find((m) => m.uuid === update?.[1]);
-    if (update && request.method === 'PUT' && mapping) {
-      record('lambda:UpdateEventSourceMapping', arn('lambda', `event-source-mapping:${mapping.uuid}`), {
-        'lambda:FunctionArn': mapping.functionArn,
-      });
-      if (parseJson(body).Enabled === false) mapping.state = 'Disabled';
-      sendJson(response, 202, mappingJson(mapping));
-      return;
-    }
-    sendJson(response, 404, { Type: 'User', message: `unsupported ${request.method} ${url.pathname}` });
+    if (update && method === 'PUT' && mapping) return updateMapping(exchange, mapping);
+    throw new Error(`unsupported lambda ${method} ${url.pathname}`);
   };
+}
+
+async function invokeFunction(
+  { request, response, body, record, permitted }: Exchange,
+  url: URL,
+  name: string,
+  invocations: Invocation[],
+) {
+  const target = functionArn(name, url.searchParams.get('Qualifier'));
+  record('lambda:InvokeFunction', target);
+  if (!(await permitted())) return;
+  const invocationType = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+  invocations.push({ functionArn: target, invocationType, payload: body });
+  response.writeHead(invocationType === 'Event' ? 202 : 200, { 'content-type': 'application/json' });
+  response.end(invocationType === 'Event' ? '' : 'null');
+}
+
+async function listMappings(
+  { response, record, permitted }: Exchange,
+  url: URL,
+  mappings: readonly StandInEventSourceMapping[],
+) {
+  record('lambda:ListEventSourceMappings', '*');
+  if (!(await permitted())) return;
+  const fn = url.searchParams.get('FunctionName');
+  const source = url.searchParams.get('EventSourceArn');
+  const found = mappings.filter(
+    (m) => (!fn || m.functionArn === functionArn(fn)) && (!source || m.eventSourceArn === source),
+  );
+  sendJson(response, 200, { EventSourceMappings: found.map(mappingJson) });
+}
+
+async function updateMapping(
+  { response, body, record, permitted }: Exchange,
+  mapping: StandInEventSourceMapping,
+) {
+  record('lambda:UpdateEventSourceMapping', arn('lambda', `event-source-mapping:${mapping.uuid}`), {
+    'lambda:FunctionArn': mapping.functionArn,
+  });
+  if (!(await permitted())) return;
+  if (parseJson(body).Enabled === false) mapping.state = 'Disabled';
+  sendJson(response, 202, mappingJson(mapping));
 }
 
 // --- CloudWatch ------------------------------------------------------------------------------------------
 
-const cloudwatchHandler: Handler = ({ response, body, record }) => {
+const cloudwatchHandler: Handler = async ({ response, body, record, permitted }) => {
   const form = Object.fromEntries(new URLSearchParams(body));
   record(`cloudwatch:${form.Action}`, '*', form.Namespace ? { 'cloudwatch:namespace': form.Namespace } : {});
+  if (!(await permitted())) return;
   send(
     response,
     200,
@@ -476,6 +512,29 @@ const cloudwatchHandler: Handler = ({ response, body, record }) => {
     'text/xml',
   );
 };
+
+/** AccessDenied in the protocol of the service that was called. */
+function accessDenied(
+  service: string,
+  request: IncomingMessage,
+  response: ServerResponse,
+  message: string,
+): void {
+  if (service === 'lambda') {
+    response.setHeader('x-amzn-errortype', 'AccessDeniedException');
+    sendJson(response, 403, { Type: 'User', message });
+  } else if (request.headers['x-amz-target'] === undefined) {
+    const xml = `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+    send(response, 403, xml, 'text/xml');
+  } else {
+    sendJson(
+      response,
+      400,
+      { __type: 'AccessDeniedException', message },
+      service === 'dynamodb' || service === 'sqs' ? '1.0' : '1.1',
+    );
+  }
+}
 
 export async function startAwsRecorder(options: AwsRecorderOptions): Promise<AwsRecorder> {
   const calls: RecordedCall[] = [];
@@ -502,10 +561,19 @@ export async function startAwsRecorder(options: AwsRecorderOptions): Promise<Aws
       sendJson(response, 400, { __type: 'UnknownOperationException', message: `no stand-in for ${service}` });
       return;
     }
-    const record = (action: string, resource: string, context: Record<string, ContextValue> = {}) =>
-      calls.push({ caller, action, resource, context });
+    const pending: RecordedCall[] = [];
+    const record = (action: string, resource: string, context: Record<string, ContextValue> = {}) => {
+      const call = { caller, action, resource, context };
+      calls.push(call);
+      pending.push(call);
+    };
+    const permitted = async () => {
+      const denial = options.authorize ? await options.authorize(pending) : undefined;
+      if (denial !== undefined) accessDenied(service, request, response, denial);
+      return denial === undefined;
+    };
     try {
-      await handler({ request, response, body, caller, record });
+      await handler({ request, response, body, caller, record, permitted });
     } catch (error) {
       unsupported.push(`${service}: ${error instanceof Error ? error.message : String(error)}`);
       if (!response.headersSent)
