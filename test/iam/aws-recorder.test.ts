@@ -6,12 +6,14 @@
 import {
   BatchWriteItemCommand,
   DynamoDBClient,
+  GetItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable } from '../../shared/store/create-table.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
@@ -177,6 +179,42 @@ describe('the recording AWS stand-in', () => {
         context: { 'events:source': ['c'], 'events:detail-type': ['Z'] },
       },
     ]);
+  });
+
+  it('answers a denied request with AccessDenied in each service protocol, and does not carry it out', async () => {
+    const denying = await startAwsRecorder({
+      dynamodbEndpoint: dynamo.endpoint,
+      partitionKey: TABLE_KEYS.partitionKey,
+      secrets: [{ arn: SECRET_ARN, value: 'hello' }],
+      eventSourceMappings: [],
+      authorize: async (calls) => `not authorized to perform: ${calls.map((c) => c.action).join(', ')}`,
+    });
+    const options = { ...client(), endpoint: denying.endpoint };
+    try {
+      const attempts = [
+        new DynamoDBClient(options).send(new GetItemCommand({ TableName: 'things', Key: item('A#1', 'x') })),
+        new SecretsManagerClient(options).send(new GetSecretValueCommand({ SecretId: SECRET_ARN })),
+        new SQSClient({ ...options, useQueueUrlAsEndpoint: false }).send(
+          new SendMessageCommand({ QueueUrl: QUEUE, MessageBody: 'x' }),
+        ),
+        new LambdaClient(options).send(
+          new InvokeCommand({ FunctionName: 'worker', InvocationType: 'Event' }),
+        ),
+      ];
+      for (const outcome of await Promise.allSettled(attempts)) {
+        expect(outcome).toMatchObject({ status: 'rejected', reason: { name: 'AccessDeniedException' } });
+      }
+      expect(denying.calls.map((c) => c.action).sort()).toEqual([
+        'dynamodb:GetItem',
+        'lambda:InvokeFunction',
+        'secretsmanager:GetSecretValue',
+        'sqs:SendMessage',
+      ]);
+      expect(denying.messages).toEqual([]);
+      expect(denying.invocations).toEqual([]);
+    } finally {
+      await denying.close();
+    }
   });
 
   it('answers a service it does not serve with an error and lists the request as unsupported', async () => {
