@@ -284,14 +284,11 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
 /**
  * A rule-target function named by ARN. In an environment-agnostic stack CDK cannot tell that the function
  * is in the deploying account, so it adds no `AWS::Lambda::Permission` for EventBridge (every event would
- * end in the target's dead-letter queue): the function is taken to be in the stack's account unless the
- * stack is pinned to another one (then its owner must allow the rule; CDK warns).
+ * end in the target's dead-letter queue): the function is declared to be in the stack's environment. A stack
+ * pinned to another account or region cannot target it at all (CDK refuses at synth).
  */
 function importTargetFunction(scope: Construct, id: string, functionArn: string): lambda.IFunction {
-  const stack = Stack.of(scope);
-  const account = stack.splitArn(functionArn, ArnFormat.COLON_RESOURCE_NAME).account;
-  const sameEnvironment = Token.isUnresolved(stack.account) || account === stack.account;
-  return lambda.Function.fromFunctionAttributes(scope, id, { functionArn, sameEnvironment });
+  return lambda.Function.fromFunctionAttributes(scope, id, { functionArn, sameEnvironment: true });
 }
 
 /**

@@ -133,6 +133,14 @@ describe('defect 3: EventBridge may reach every sync-rule target', () => {
     ).toEqual([]);
   });
 
+  it('in a stack pinned to the function’s account and region, permits its rule too', () => {
+    const pinned = synthesise({ ...FULL_CONFIG, account: '123456789012', region: 'eu-west-1' });
+    pinned.template.hasResourceProperties('AWS::Lambda::Permission', {
+      FunctionName: 'arn:aws:lambda:eu-west-1:123456789012:function:crm-cleanup',
+      Principal: 'events.amazonaws.com',
+    });
+  });
+
   it.each([
     [
       'Step Functions',
