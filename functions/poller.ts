@@ -19,7 +19,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ENV } from '../shared/config/env.ts';
+import { ENV, type PollerInput } from '../shared/config/env.ts';
+import type { PollOptions } from '../shared/engine/poll.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 import { NutcacheClient } from '../shared/nutcache/client.ts';
 import { clientConfigFromSecret } from '../shared/nutcache/secret.ts';
@@ -29,10 +30,15 @@ import { DynamoQuotaStore } from '../shared/quota/dynamodb.ts';
 import { OrganizationSecrets } from '../shared/runtime/organization-secrets.ts';
 import {
   findOrganization,
+  type OrganizationConfig,
   parseOrganizationsEnv,
   parsePollerInput,
 } from '../shared/runtime/organizations.ts';
-import { type PollSummary, pollOrganization } from '../shared/runtime/poll-organization.ts';
+import {
+  type OrganizationPollDeps,
+  type PollSummary,
+  pollOrganization,
+} from '../shared/runtime/poll-organization.ts';
 import { PowertoolsMetricsSink } from '../shared/runtime/powertools.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../shared/store/dynamodb.ts';
 import { systemClock } from '../shared/util/clock.ts';
@@ -94,45 +100,51 @@ async function pollHandler(event: unknown, context: Context): Promise<PollSummar
   const deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
 
   const summary = await pollOrganization(
-    {
-      store,
-      bus,
-      deadLetters,
-      clock: systemClock,
-      log: logger,
-      metrics: metricsSink,
-      secrets,
-      createSource: (secret) =>
-        new NutcacheClient({
-          ...clientConfigFromSecret(secret),
-          deadline,
-          logger,
-          clock: systemClock,
-          ...(organization.rateLimit ? { rateLimit: organization.rateLimit } : {}),
-        }),
-      quota: {
-        ...quota,
-        ...(organization.scheduleRateMinutes
-          ? { intervalMs: organization.scheduleRateMinutes * 60_000 }
-          : {}),
-      },
-    },
+    dependenciesFor(organization, deadline),
     organization,
-    {
-      organizationGuid: organization.organizationGuid,
-      // No mode for a scheduled poll: the engine then carries on a resync that was cut short.
-      ...(input.mode ? { mode: input.mode } : {}),
-      initialEvents: organization.initialEvents ?? 'snapshot',
-      allowMassDeletion: input.allowMassDeletion ?? false,
-      eventSource,
-      deadline,
-      ...(input.pollId ? { pollId: input.pollId } : {}),
-    },
+    pollOptions(input, organization, deadline),
   );
   // A failed poll is an error for Lambda (alarms, retries); busy, partial, deadline, deferred and
   // unconfigured polls are not: what they left undone is redone by the next scheduled poll.
   if (summary.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown error'}`);
   return summary;
+}
+
+function dependenciesFor(organization: OrganizationConfig, deadline: number): OrganizationPollDeps {
+  return {
+    store,
+    bus,
+    deadLetters,
+    clock: systemClock,
+    log: logger,
+    metrics: metricsSink,
+    secrets,
+    createSource: (secret) =>
+      new NutcacheClient({
+        ...clientConfigFromSecret(secret),
+        deadline,
+        logger,
+        clock: systemClock,
+        ...(organization.rateLimit ? { rateLimit: organization.rateLimit } : {}),
+      }),
+    quota: {
+      ...quota,
+      ...(organization.scheduleRateMinutes ? { intervalMs: organization.scheduleRateMinutes * 60_000 } : {}),
+    },
+  };
+}
+
+function pollOptions(input: PollerInput, organization: OrganizationConfig, deadline: number): PollOptions {
+  return {
+    organizationGuid: organization.organizationGuid,
+    // No mode for a scheduled poll: the engine then carries on a resync that was cut short.
+    ...(input.mode ? { mode: input.mode } : {}),
+    initialEvents: organization.initialEvents ?? 'snapshot',
+    allowMassDeletion: input.allowMassDeletion ?? false,
+    eventSource,
+    deadline,
+    ...(input.pollId ? { pollId: input.pollId } : {}),
+  };
 }
 
 export type { PollSummary };
