@@ -234,6 +234,38 @@ describe('the deployed stack under IAM', () => {
     ]);
   });
 
+  describe("refuses a service acting for a resource that is not the stack's own (confused deputy)", () => {
+    const actingFor = (check: Evaluated, sourceArn: string, sourceAccount: string): Check => {
+      const caller = check.request.caller;
+      if (caller.kind !== 'service') throw new Error('not a service call');
+      return { ...check, request: { ...check.request, caller: { ...caller, sourceArn, sourceAccount } } };
+    };
+    const serviceOnly = () => serviceCalls.filter((e) => e.request.caller.kind === 'service');
+    const allowed = async (checks: readonly Check[]) =>
+      (await evaluateAll(checks))
+        .filter((e) => e.evaluation.decision === 'Allowed')
+        .map((e) => `${e.subject} (${e.origin}): ${e.request.action}`);
+
+    it('from another account', async () => {
+      const checks = serviceOnly().map((e) => {
+        const arn = e.request.caller.kind === 'service' ? (e.request.caller.sourceArn ?? '') : '';
+        return actingFor(e, arn.replace(':123456789012:', ':999999999999:'), '999999999999');
+      });
+      expect(checks.length).toBeGreaterThan(0);
+      expect(await allowed(checks)).toEqual([]);
+    });
+
+    it('for another resource of the same account (every trust and resource policy names its source)', async () => {
+      const checks = serviceOnly()
+        // The alarm topic's key is scoped to the account: it only lets CloudWatch use it for our topic.
+        .filter((e) => !e.request.action.startsWith('kms:'))
+        .map((e) =>
+          actingFor(e, `arn:aws:events:us-east-1:123456789012:rule/someone-elses-rule`, '123456789012'),
+        );
+      expect(await allowed(checks)).toEqual([]);
+    });
+  });
+
   it('lets an unauthenticated caller reach the sync-now function URL (the signature is its authentication)', () => {
     const publicCalls = serviceCalls.filter((e) => e.subject === 'public');
     expect(publicCalls).toHaveLength(2);

@@ -13,7 +13,14 @@ export type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied' | 'In
 
 export type Caller =
   | { readonly kind: 'role'; readonly roleArn: string; readonly sessionName: string }
-  | { readonly kind: 'service'; readonly service: string; readonly sourceArn?: string }
+  | {
+      readonly kind: 'service';
+      readonly service: string;
+      /** The resource the service acts for (`aws:SourceArn`). */
+      readonly sourceArn?: string;
+      /** Its account (`aws:SourceAccount`). @default ACCOUNT */
+      readonly sourceAccount?: string;
+    }
   | { readonly kind: 'anonymous' };
 
 export interface IamRequest {
@@ -61,7 +68,7 @@ function globalContext(caller: Caller): Record<string, string> {
       return {
         ...base,
         'aws:PrincipalServiceName': caller.service,
-        'aws:SourceAccount': ACCOUNT,
+        'aws:SourceAccount': caller.sourceAccount ?? ACCOUNT,
         ...(caller.sourceArn ? { 'aws:SourceArn': caller.sourceArn } : {}),
       };
     case 'anonymous':
