@@ -16,16 +16,51 @@ import { writeFileSync } from 'node:fs';
 
 const REPOSITORY = 'https://github.com/aws/event-ruler';
 const TEST_DIR = 'src/test/software/amazon/event/ruler';
-const FILES = ['RulerTest.java', 'MachineTest.java', 'ACMachineTest.java', 'GenericMachineTest.java'];
+const FILES = [
+  'RulerTest.java',
+  'MachineTest.java',
+  'ACMachineTest.java',
+  'GenericMachineTest.java',
+  'RuleCompilerTest.java',
+  'JsonRuleCompilerTest.java',
+];
+const DATA_DIR = 'src/test/data';
 const OUTPUT = new URL('../test/rules/fixtures/event-ruler-cases.json', import.meta.url);
 
-interface HarvestedCase {
+interface Origin {
   readonly file: string;
   readonly test: string;
   readonly line: number;
+}
+interface HarvestedCase extends Origin {
   readonly pattern: unknown;
   readonly event: unknown;
   readonly matches: boolean;
+}
+/** A rule Event Ruler's compiler accepts (`check` returns null) or refuses. */
+interface ValidityCase extends Origin {
+  readonly pattern: unknown;
+  readonly valid: boolean;
+}
+
+/** Reads a file of the harvested commit (set by main). */
+let readAtCommit: (path: string) => string = () => {
+  throw new Error('no commit');
+};
+
+/**
+ * Parses JSON whose numbers survive as doubles: a literal that overflows (1e400) or underflows to zero
+ * (1e-400) would be stored as something else, so such a case cannot be recorded in a JSON fixture.
+ */
+function parseFaithfully(text: string): unknown {
+  const literals = text.replace(/"(?:[^"\\]|\\.)*"/g, '""').match(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g) ?? [];
+  for (const literal of literals) {
+    const n = Number(literal);
+    if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(literal.split(/[eE]/)[0] ?? ''))) {
+      throw new Error(`number ${literal} does not survive parsing`);
+    }
+  }
+  return JSON.parse(text);
 }
 
 // ---- scanning Java into statements and blocks ----
@@ -160,6 +195,10 @@ function evalTerm(term: string, env: Env): string | undefined {
   if (term.startsWith('"""')) return textBlock(term.slice(3, -3));
   if (/^"(?:[^"\\]|\\.)*"$/s.test(term)) return unescapeJava(term.slice(1, -1));
   if (term.startsWith('(') && term.endsWith(')')) return evalString(term.slice(1, -1), env);
+  const data = /^(?:\w+\.)?readData\("([\w.-]+)"\)$/.exec(term);
+  if (data) return readAtCommit(`${DATA_DIR}/${data[1]}`);
+  const unwrapped = /^(?:new\s+StringReader\(([\s\S]+)\)|([\s\S]+)\.getBytes\([\w.]*\))$/.exec(term);
+  if (unwrapped) return evalString((unwrapped[1] ?? unwrapped[2]) as string, env);
   const value = env.get(term.replace(/^\w+Test\./, ''));
   return typeof value === 'string' ? value : undefined;
 }
@@ -212,6 +251,9 @@ class MethodRunner {
   readonly machines = new Map<string, Machine>();
   readonly results = new Map<string, Results>();
   readonly cases: HarvestedCase[] = [];
+  readonly validity: ValidityCase[] = [];
+  /** `String m = RuleCompiler.check(rule)`: the rule whose verdict m holds. */
+  readonly checks = new Map<string, string>();
 
   constructor(
     readonly file: string,
@@ -250,7 +292,7 @@ class MethodRunner {
   private record(pattern: string, event: string, matches: boolean, line: number, flat = false): void {
     let parsed: { pattern: unknown; event: unknown };
     try {
-      parsed = { pattern: JSON.parse(pattern), event: JSON.parse(event) };
+      parsed = { pattern: parseFaithfully(pattern), event: parseFaithfully(event) };
     } catch {
       return; // Jackson leniencies (comments, single quotes) are not JSON; such a case is not recorded.
     }
@@ -260,6 +302,7 @@ class MethodRunner {
 
   private statement(text: string, line: number): void {
     const handlers: ((t: string, l: number) => boolean)[] = [
+      (t) => this.checkDeclaration(t),
       (t) => this.declaration(t),
       (t) => this.newMachine(t),
       (t) => this.addRule(t),
@@ -272,6 +315,28 @@ class MethodRunner {
         machine.poisoned = true;
       }
     }
+  }
+
+  private checkDeclaration(text: string): boolean {
+    const m = /^(?:final\s+)?String\s+(\w+)\s*=\s*(?:Json)?RuleCompiler\.check\(([\s\S]+)\)$/.exec(text);
+    if (!m) return false;
+    const rule = evalString(m[2] as string, this.env);
+    if (rule === undefined) this.checks.delete(m[1] as string);
+    else this.checks.set(m[1] as string, rule);
+    return true;
+  }
+
+  /** `assertNull(RuleCompiler.check(rule))` (accepted) / `assertNotNull(...)` (refused). */
+  private checkAssertion(valid: boolean, expr: string, line: number): boolean {
+    const inline = /^(?:Json)?RuleCompiler\.check\(([\s\S]+)\)$/.exec(expr);
+    const rule = inline ? evalString(inline[1] as string, this.env) : this.checks.get(expr);
+    if (rule === undefined) return true;
+    try {
+      this.validity.push({ file: this.file, test: this.test, line, pattern: parseFaithfully(rule), valid });
+    } catch {
+      // Not JSON (or numbers that do not survive parsing): not recordable as a pattern.
+    }
+    return true;
   }
 
   private declaration(text: string): boolean {
@@ -362,10 +427,13 @@ class MethodRunner {
   }
 
   private assertion(text: string, line: number): boolean {
-    const call = /^(assertTrue|assertFalse|assertEquals)\(([\s\S]+)\)$/.exec(text);
+    const call = /^(assertTrue|assertFalse|assertEquals|assertNull|assertNotNull)\(([\s\S]+)\)$/.exec(text);
     if (!call) return false;
     const args = splitTop(call[2] as string, ',');
     const kind = call[1] as string;
+    if (kind === 'assertNull' || kind === 'assertNotNull') {
+      return this.checkAssertion(kind === 'assertNull', args.at(-1) ?? '', line);
+    }
     const [a, b] = kind === 'assertEquals' ? args.slice(-2) : args.slice(-1);
     if (a === undefined) return true;
     if (kind === 'assertEquals' && b !== undefined) return this.assertEquals(a, b, line);
@@ -439,29 +507,36 @@ function testMethods(nodes: readonly Node[]): Block[] {
   return out;
 }
 
-function harvestFile(source: string, file: string): HarvestedCase[] {
+function harvestFile(source: string, file: string): { cases: HarvestedCase[]; validity: ValidityCase[] } {
   const tree = scan(source, 0).nodes;
   const constants: Env = new Map();
   classConstants(tree, constants);
   const cases: HarvestedCase[] = [];
+  const validity: ValidityCase[] = [];
   for (const method of testMethods(tree)) {
     const name = /(\w+)\s*\([^)]*\)[^(]*$/.exec(method.header)?.[1] ?? 'unknown';
     const runner = new MethodRunner(file, name, constants);
     runner.run(method.body);
     cases.push(...runner.cases);
+    validity.push(...runner.validity);
   }
-  return cases;
+  return { cases, validity };
 }
 
-function dedupe(cases: readonly HarvestedCase[]): HarvestedCase[] {
-  const seen = new Map<string, HarvestedCase>();
+/** One case per key; the same key asserted with two outcomes would be a harvesting error. */
+function dedupe<T extends Origin>(
+  cases: readonly T[],
+  key: (c: T) => unknown,
+  outcome: (c: T) => boolean,
+): T[] {
+  const seen = new Map<string, T>();
   for (const c of cases) {
-    const key = JSON.stringify([c.pattern, c.event]);
-    const earlier = seen.get(key);
-    if (earlier && earlier.matches !== c.matches) {
+    const k = JSON.stringify(key(c));
+    const earlier = seen.get(k);
+    if (earlier && outcome(earlier) !== outcome(c)) {
       throw new Error(`conflicting expectations: ${earlier.file}:${earlier.line} vs ${c.file}:${c.line}`);
     }
-    if (!earlier) seen.set(key, c);
+    if (!earlier) seen.set(k, c);
   }
   return [...seen.values()];
 }
@@ -472,15 +547,35 @@ function main(): void {
   const git = (...args: string[]) =>
     execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8' });
   const commit = git('rev-parse', commitArg ?? 'HEAD').trim();
+  readAtCommit = (path) => git('show', `${commit}:${path}`);
   const all: HarvestedCase[] = [];
+  const allValidity: ValidityCase[] = [];
   for (const name of FILES) {
     const file = `${TEST_DIR}/${name}`;
-    all.push(...harvestFile(git('show', `${commit}:${file}`), file));
+    const harvested = harvestFile(readAtCommit(file), file);
+    all.push(...harvested.cases);
+    allValidity.push(...harvested.validity);
   }
-  const cases = dedupe(all);
-  const fixture = { repository: REPOSITORY, commit, harvestedBy: 'scripts/harvest-event-ruler.ts', cases };
+  const cases = dedupe(
+    all,
+    (c) => [c.pattern, c.event],
+    (c) => c.matches,
+  );
+  const validity = dedupe(
+    allValidity,
+    (c) => c.pattern,
+    (c) => c.valid,
+  );
+  const fixture = {
+    repository: REPOSITORY,
+    commit,
+    harvestedBy: 'scripts/harvest-event-ruler.ts',
+    cases,
+    validity,
+  };
   writeFileSync(OUTPUT, `${JSON.stringify(fixture, null, 1)}\n`);
-  console.log(`${cases.length} cases (${all.length} before removing duplicates) from ${commit}`);
+  console.log(`${cases.length} match cases (${all.length} before removing duplicates) from ${commit}`);
+  console.log(`${validity.length} accept/refuse cases (${allValidity.length} before removing duplicates)`);
 }
 
 main();

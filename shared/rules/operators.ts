@@ -208,7 +208,11 @@ function anythingButString(spec: Record<string, unknown>, where: string): ValueT
       `anything-but takes one of prefix, suffix, equals-ignore-case or wildcard, got ${show(spec)}`,
     );
   }
-  const excluded = stringsOf(spec[op], where, `anything-but ${op}`).map(make);
+  const operands = stringsOf(spec[op], where, `anything-but ${op}`);
+  if ((op === 'prefix' || op === 'suffix') && operands.includes('')) {
+    fail(where, `anything-but ${op} "" would exclude every string (EventBridge refuses it)`);
+  }
+  const excluded = operands.map(make);
   return (value) => typeof value !== 'string' || !excluded.some((test) => test(value));
 }
 

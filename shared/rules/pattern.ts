@@ -68,11 +68,26 @@ function isOrList(value: unknown): value is Record<string, unknown>[] {
   );
 }
 
+/** A path given twice in one alternative (in and outside a `$or` member, or as "a.b" and a: {b}). */
+function checkDistinct(fields: readonly FieldTest[], where: string): readonly FieldTest[] {
+  const paths = new Set<string>();
+  for (const { path } of fields) {
+    if (paths.has(path)) {
+      fail(
+        where,
+        `'${path}' is given twice for one event (Event Ruler lets one override the other or refuses it); give it once`,
+      );
+    }
+    paths.add(path);
+  }
+  return fields;
+}
+
 function combine(left: CompiledPattern, right: CompiledPattern, where: string): CompiledPattern {
   if (left.length * right.length > MAX_ALTERNATIVES) {
     fail(where, `the $or combinations exceed ${MAX_ALTERNATIVES}; split the rule`);
   }
-  return left.flatMap((a) => right.map((b) => [...a, ...b]));
+  return left.flatMap((a) => right.map((b) => checkDistinct([...a, ...b], where)));
 }
 
 function compileObject(pattern: unknown, path: string): CompiledPattern {
@@ -89,7 +104,7 @@ function compileObject(pattern: unknown, path: string): CompiledPattern {
       alternatives = combine(alternatives, members, here);
     } else if (Array.isArray(value)) {
       const field = compileField(value, here);
-      alternatives = alternatives.map((a) => [...a, field]);
+      alternatives = alternatives.map((a) => checkDistinct([...a, field], here));
     } else if (isObject(value)) {
       alternatives = combine(alternatives, compileObject(value, here), here);
     } else fail(here, `expected a list of values or an object of fields, got ${show(value)}`);
