@@ -197,7 +197,8 @@ function evalTerm(term: string, env: Env): string | undefined {
   if (term.startsWith('(') && term.endsWith(')')) return evalString(term.slice(1, -1), env);
   const data = /^(?:\w+\.)?readData\("([\w.-]+)"\)$/.exec(term);
   if (data) return readAtCommit(`${DATA_DIR}/${data[1]}`);
-  const unwrapped = /^(?:new\s+StringReader\(([\s\S]+)\)|([\s\S]+)\.getBytes\([\w.]*\))$/.exec(term);
+  const unwrapped =
+    /^(?:new\s+(?:StringReader|ByteArrayInputStream)\(([\s\S]+)\)|([\s\S]+)\.getBytes\([\w.]*\))$/.exec(term);
   if (unwrapped) return evalString((unwrapped[1] ?? unwrapped[2]) as string, env);
   const value = env.get(term.replace(/^\w+Test\./, ''));
   return typeof value === 'string' ? value : undefined;
@@ -235,6 +236,9 @@ interface Results {
   readonly rules: Map<string, string>;
   /** From `rulesForEvent`, which ignores array membership: only used for events without object arrays. */
   readonly flat: boolean;
+  /** What the assertions said so far: the number of matching rules, and rules named as matching. */
+  size?: number;
+  readonly found: Set<string>;
 }
 
 const QUERY = String.raw`(\w+)\.(rulesForJSONEvent|rulesForEvent)\(([\s\S]+)\)`;
@@ -306,6 +310,7 @@ class MethodRunner {
       (t) => this.declaration(t),
       (t) => this.newMachine(t),
       (t) => this.addRule(t),
+      (t) => this.deleteRule(t),
       (t) => this.query(t),
       (t, l) => this.assertion(t, l),
     ];
@@ -378,6 +383,20 @@ class MethodRunner {
     return true;
   }
 
+  /** `m.deleteRule(name, rule)` of the very rule added under that name. */
+  private deleteRule(text: string): boolean {
+    const m = /^(\w+)\.deleteRule\(([\s\S]+)\)$/.exec(text);
+    const machine = m ? this.machines.get(m[1] as string) : undefined;
+    if (!m || !machine) return false;
+    const [nameExpr, ruleExpr, ...rest] = splitTop(m[2] as string, ',');
+    const name = nameExpr === undefined ? undefined : evalString(nameExpr, this.env);
+    const rule = ruleExpr === undefined ? undefined : evalString(ruleExpr, this.env);
+    if (name === undefined || rule === undefined || rest.length > 0 || machine.rules.get(name) !== rule) {
+      machine.poisoned = true;
+    } else machine.rules.delete(name);
+    return true;
+  }
+
   /** `x = m.rulesForJSONEvent(e)`; a query of an unknown machine forgets x. */
   private query(text: string): boolean {
     const m = new RegExp(`^(?:[\\w<>]+\\s+)?(\\w+)\\s*=\\s*${QUERY}$`).exec(text);
@@ -396,7 +415,7 @@ class MethodRunner {
     const machine = this.machines.get(m[1] as string);
     const event = evalString(m[3] as string, this.env);
     if (!machine || machine.poisoned || event === undefined) return undefined;
-    return { event, rules: new Map(machine.rules), flat: m[2] === 'rulesForEvent' };
+    return { event, rules: new Map(machine.rules), flat: m[2] === 'rulesForEvent', found: new Set() };
   }
 
   /** `assertEquals(Collections.singletonList("r"), q)` / `new HashSet<>(Arrays.asList("a", "b"))`. */
@@ -422,7 +441,18 @@ class MethodRunner {
 
   private one(results: Results | undefined, name: string | undefined, matches: boolean, line: number) {
     const rule = name === undefined ? undefined : results?.rules.get(name);
-    if (results && rule !== undefined) this.record(rule, results.event, matches, line, results.flat);
+    if (!results || name === undefined || rule === undefined) return true;
+    this.record(rule, results.event, matches, line, results.flat);
+    if (matches) results.found.add(name);
+    return this.complete(results, line);
+  }
+
+  /** Once as many rules were named as matching as the asserted size, every other rule does not match. */
+  private complete(results: Results, line: number): boolean {
+    if (results.size !== results.found.size) return true;
+    for (const [name, rule] of results.rules) {
+      if (!results.found.has(name)) this.record(rule, results.event, false, line, results.flat);
+    }
     return true;
   }
 
@@ -468,7 +498,8 @@ class MethodRunner {
       if (!results) return true;
       if (n === 0) return this.all(results, false, line);
       if (n === results.rules.size) return this.all(results, true, line);
-      return true;
+      results.size = n;
+      return this.complete(results, line);
     }
     if (/^(Collections\.singletonList|new\s+HashSet)/.test(expected))
       return this.exactSet(expected, actual, line);
