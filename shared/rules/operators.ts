@@ -19,7 +19,7 @@ export type ValueTest = (value: Scalar) => boolean;
 /** EventBridge documents numeric matching for values in [-1e9, 1e9] with six decimal places. */
 export const NUMERIC_LIMIT = 1e9;
 
-/** EventBridge's value operators (`exists` is handled with the structure, in pattern.ts). */
+/** EventBridge's matcher operators, as refusal messages list them (`exists` itself is read in pattern.ts). */
 export const OPERATORS = [
   'prefix',
   'suffix',
