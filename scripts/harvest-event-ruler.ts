@@ -149,7 +149,8 @@ function scan(src: string, start: number): { nodes: Node[]; end: number } {
 
 // ---- evaluating string expressions ----
 
-type Env = Map<string, string | string[]>;
+/** Variables: strings, string arrays, and the int index of a `for (int i = 0; i < a.length; i++)` loop. */
+type Env = Map<string, string | string[] | number>;
 
 function unescapeJava(body: string): string {
   return body.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_m, e: string) => {
@@ -195,13 +196,30 @@ function evalTerm(term: string, env: Env): string | undefined {
   if (term.startsWith('"""')) return textBlock(term.slice(3, -3));
   if (/^"(?:[^"\\]|\\.)*"$/s.test(term)) return unescapeJava(term.slice(1, -1));
   if (term.startsWith('(') && term.endsWith(')')) return evalString(term.slice(1, -1), env);
+  const indexed = /^(\w+)\[(\w+)\]$/.exec(term);
+  if (indexed) {
+    const [array, index] = [env.get(indexed[1] as string), env.get(indexed[2] as string)];
+    return Array.isArray(array) && typeof index === 'number' ? array[index] : undefined;
+  }
+  const format = /^String\.format\(([\s\S]+)\)$/.exec(term);
+  if (format) return evalFormat(splitTop(format[1] as string, ','), env);
   const data = /^(?:\w+\.)?readData\("([\w.-]+)"\)$/.exec(term);
   if (data) return readAtCommit(`${DATA_DIR}/${data[1]}`);
   const unwrapped =
     /^(?:new\s+(?:StringReader|ByteArrayInputStream)\(([\s\S]+)\)|([\s\S]+)\.getBytes\([\w.]*\))$/.exec(term);
   if (unwrapped) return evalString((unwrapped[1] ?? unwrapped[2]) as string, env);
   const value = env.get(term.replace(/^\w+Test\./, ''));
+  if (typeof value === 'number') return String(value);
   return typeof value === 'string' ? value : undefined;
+}
+
+/** `String.format` with `%d` and `%s` only. */
+function evalFormat(args: readonly string[], env: Env): string | undefined {
+  const [template, ...rest] = args.map((a) => evalString(a, env));
+  if (template === undefined || rest.some((a) => a === undefined)) return undefined;
+  let next = 0;
+  const out = template.replace(/%[ds]/g, () => rest[next++] ?? '%');
+  return /%[^ds]/.test(template) || next !== rest.length ? undefined : out;
 }
 
 function evalString(expr: string, env: Env): string | undefined {
@@ -280,6 +298,18 @@ class MethodRunner {
     if (loop && values) {
       for (const value of values) {
         this.env.set(loop[1] as string, value);
+        this.run(node.body);
+      }
+      return;
+    }
+    const counted =
+      /^for\s*\(\s*int\s+(\w+)\s*=\s*0\s*;\s*(\w+)\s*<\s*(\w+)\.length\s*;\s*(\w+)\+\+\s*\)$/.exec(
+        node.header,
+      );
+    const array = counted ? this.env.get(counted[3] as string) : undefined;
+    if (counted && Array.isArray(array) && counted[1] === counted[2] && counted[1] === counted[4]) {
+      for (let i = 0; i < array.length; i++) {
+        this.env.set(counted[1] as string, i);
         this.run(node.body);
       }
       return;
@@ -597,14 +627,11 @@ function main(): void {
     (c) => c.pattern,
     (c) => c.valid,
   );
-  const fixture = {
-    repository: REPOSITORY,
-    commit,
-    harvestedBy: 'scripts/harvest-event-ruler.ts',
-    cases,
-    validity,
-  };
-  writeFileSync(OUTPUT, `${JSON.stringify(fixture, null, 1)}\n`);
+  const header = { repository: REPOSITORY, commit, harvestedBy: 'scripts/harvest-event-ruler.ts' };
+  // One case a line: small, and readable diffs when the harvest is re-run on a newer commit.
+  const lines = (list: readonly unknown[]) => list.map((c) => `  ${JSON.stringify(c)}`).join(',\n');
+  const body = `"cases": [\n${lines(cases)}\n],\n"validity": [\n${lines(validity)}\n]`;
+  writeFileSync(OUTPUT, `{${JSON.stringify(header).slice(1, -1)},\n${body}}\n`);
   console.log(`${cases.length} match cases (${all.length} before removing duplicates) from ${commit}`);
   console.log(`${validity.length} accept/refuse cases (${allValidity.length} before removing duplicates)`);
 }
