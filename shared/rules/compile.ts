@@ -5,6 +5,7 @@
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES } from '../events/contract.ts';
 import { compileEventPattern, InvalidPatternError } from './matcher.ts';
 import type {
+  ConditionGroup,
   ConditionItem,
   FieldCondition,
   FieldConditions,
@@ -39,9 +40,9 @@ export type PatternMatcher =
   | { readonly exists: boolean }
   | { readonly numeric: readonly (string | number)[] };
 
-/** An EventBridge event pattern: nested objects whose leaves are lists of matchers. */
+/** An EventBridge event pattern: nested objects whose leaves are lists of matchers (`$or`: of patterns). */
 export interface EventPattern {
-  readonly [key: string]: EventPattern | readonly PatternMatcher[];
+  readonly [key: string]: EventPattern | readonly PatternMatcher[] | readonly EventPattern[];
 }
 
 /** EventBridge's limit on an event pattern's length, in characters. */
@@ -139,14 +140,21 @@ export function compileRulePattern(rule: SyncRuleFilter, options: CompileOptions
   return pattern;
 }
 
+/** The `detail` conditions of a rule or of one `anyOf` group. */
+function detailPattern(group: ConditionGroup): Record<string, EventPattern[keyof EventPattern]> {
+  const detail: Record<string, EventPattern[keyof EventPattern]> = {};
+  if (group.organizationGuids) detail.organizationGuid = [...new Set(group.organizationGuids)];
+  if (group.changedFields) detail.changedFields = [...new Set(group.changedFields)];
+  if (group.before) detail.before = conditionsPattern(group.before);
+  if (group.after) detail.after = conditionsPattern(group.after);
+  return detail;
+}
+
 function buildRulePattern(rule: SyncRuleFilter, options: CompileOptions): EventPattern {
   const changeTypes = rule.changeTypes ?? DEFAULT_CHANGE_TYPES;
-  const detail: Record<string, EventPattern | readonly PatternMatcher[]> = {};
-  if (rule.organizationGuids) detail.organizationGuid = [...new Set(rule.organizationGuids)];
-  if (rule.changedFields) detail.changedFields = [...new Set(rule.changedFields)];
-  if (rule.before) detail.before = conditionsPattern(rule.before);
-  if (rule.after) detail.after = conditionsPattern(rule.after);
-  const pattern: Record<string, EventPattern | readonly PatternMatcher[]> = {
+  const detail = detailPattern(rule);
+  if (rule.anyOf) detail.$or = rule.anyOf.map(detailPattern);
+  const pattern: Record<string, EventPattern[keyof EventPattern]> = {
     source: [options.eventSource ?? DEFAULT_EVENT_SOURCE],
     'detail-type': [...new Set(changeTypes)].map((t) => DETAIL_TYPES[t]),
   };

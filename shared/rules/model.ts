@@ -60,6 +60,14 @@ export type FieldCondition =
 export type ConditionItem = Scalar | FieldCondition;
 export type FieldConditions = ConditionItem | readonly ConditionItem[];
 
+/** A group of conditions of `anyOf` (all of its conditions must hold). */
+export interface ConditionGroup {
+  readonly changedFields?: readonly string[];
+  readonly organizationGuids?: readonly string[];
+  readonly before?: Readonly<Record<string, FieldConditions>>;
+  readonly after?: Readonly<Record<string, FieldConditions>>;
+}
+
 /** What a rule selects (everything but the target). */
 export interface SyncRuleFilter {
   /** Rule name: letters, digits, `.`, `-`, `_`; at most 64 characters (an EventBridge rule name). */
@@ -75,6 +83,8 @@ export interface SyncRuleFilter {
   readonly before?: Readonly<Record<string, FieldConditions>>;
   /** Conditions on the customer after the change (`detail.after.<field>`); all must hold. */
   readonly after?: Readonly<Record<string, FieldConditions>>;
+  /** At least two groups; the rule matches when any group holds (EventBridge's `$or`), with the rest. */
+  readonly anyOf?: readonly ConditionGroup[];
 }
 
 /** A target as a rules file declares it (resources by ARN). */
@@ -264,6 +274,18 @@ const conditionsMapSchema = z
 
 const changeTypeSchema = z.enum(['created', 'updated', 'deleted', 'snapshot']);
 
+const conditionGroupSchema = z
+  .strictObject({
+    changedFields: z.array(fieldNameSchema).min(1).optional(),
+    organizationGuids: z.array(z.string().min(1)).min(1).optional(),
+    before: conditionsMapSchema.optional(),
+    after: conditionsMapSchema.optional(),
+  })
+  .refine(
+    (group) => Object.keys(group).length > 0,
+    'give at least one of changedFields, organizationGuids, before, after',
+  );
+
 export const syncRuleFilterSchema = z.strictObject({
   name: z
     .string()
@@ -274,6 +296,10 @@ export const syncRuleFilterSchema = z.strictObject({
   organizationGuids: z.array(z.string().min(1)).min(1).optional(),
   before: conditionsMapSchema.optional(),
   after: conditionsMapSchema.optional(),
+  anyOf: z
+    .array(conditionGroupSchema)
+    .min(2, 'give at least two groups of conditions (one group needs no anyOf)')
+    .optional(),
 });
 
 const arn = (service: string) =>

@@ -263,6 +263,54 @@ describe('rules file validation', () => {
     ]);
   });
 
+  it('compiles anyOf to $or: the rule matches when any group of conditions holds', () => {
+    const [rule] = validateRules([
+      {
+        name: 'vip-or-big',
+        changeTypes: ['updated'],
+        anyOf: [
+          { after: { vip: true } },
+          { after: { revenue: { numeric: { gte: 100000 } } }, changedFields: ['revenue'] },
+        ],
+        target: webhookTarget,
+      },
+    ]);
+    if (!rule) throw new Error('no rule');
+    expect(compileRulePattern(rule).detail).toEqual({
+      $or: [
+        { after: { vip: [true] } },
+        { changedFields: ['revenue'], after: { revenue: [{ numeric: ['>=', 100000] }] } },
+      ],
+    });
+    const vip = customerEvent('updated', customer(), customer({ vip: true }));
+    const big = customerEvent('updated', customer({ revenue: 5 }), customer({ revenue: 200000 }));
+    const neither = customerEvent('updated', customer(), customer({ vip: false, revenue: 5 }));
+    expect(matches(rule as SyncRuleSpec, vip)).toBe(true);
+    expect(matches(rule as SyncRuleSpec, big)).toBe(true);
+    expect(matchEventPattern(compileRulePattern(rule), neither).mismatches).toEqual([
+      '$or alternative 1: detail.after.vip: false does not match [true]',
+      '$or alternative 2: detail.after.revenue: 5 does not match [{"numeric":[">=",100000]}]',
+    ]);
+  });
+
+  it('refuses anyOf with fewer than two groups, and a field given both in and outside anyOf', () => {
+    expect(problemsOf([{ name: 'one', anyOf: [{ after: { vip: true } }], target: webhookTarget }])).toEqual([
+      "rule 'one' (rules[0]): anyOf: give at least two groups of conditions (one group needs no anyOf)",
+    ]);
+    const [twice] = validateRules([
+      {
+        name: 'twice',
+        after: { vip: true },
+        anyOf: [{ after: { vip: false } }, { changedFields: ['vip'] }],
+        target: webhookTarget,
+      },
+    ]);
+    if (!twice) throw new Error('no rule');
+    expect(() => compileRulePattern(twice)).toThrow(
+      /^rule 'twice': detail\.\$or: 'detail\.after\.vip' is given twice/,
+    );
+  });
+
   it('refuses at compile time, naming the rule, a pattern EventBridge would refuse', () => {
     const [rule] = validateRules([
       { name: 'stars', after: { email: { wildcard: 'a**b' } }, target: webhookTarget },
