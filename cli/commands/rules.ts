@@ -6,8 +6,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { eventBridgeEventSchema } from '../../shared/events/contract.ts';
-import { compileRulePattern, MAX_PATTERN_LENGTH, patternJson } from '../../shared/rules/compile.ts';
-import { matchEventPattern } from '../../shared/rules/matcher.ts';
+import {
+  compileRulePattern,
+  type EventPattern,
+  MAX_PATTERN_LENGTH,
+  patternJson,
+} from '../../shared/rules/compile.ts';
+import { InvalidPatternError, matchEventPattern } from '../../shared/rules/matcher.ts';
 import {
   parseRulesText,
   RulesConfigError,
@@ -154,10 +159,22 @@ export async function runRules(argv: string[], io: Io = stdio): Promise<number> 
     throw error;
   }
 
+  // Every pattern goes through the matcher's pattern compiler, which refuses what EventBridge refuses.
+  let patterns: { rule: SyncRuleSpec; pattern: EventPattern }[];
+  try {
+    patterns = rules.map((rule) => ({ rule, pattern: compileRulePattern(rule, { eventSource }) }));
+  } catch (error) {
+    if (error instanceof InvalidPatternError) {
+      io.err(`${rulesFile}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+
   if (sub === 'validate') {
     let ok = true;
-    for (const rule of rules) {
-      const length = patternJson(compileRulePattern(rule, { eventSource })).length;
+    for (const { rule, pattern } of patterns) {
+      const length = patternJson(pattern).length;
       const fits = length <= MAX_PATTERN_LENGTH;
       ok &&= fits;
       io.out(
@@ -179,7 +196,6 @@ export async function runRules(argv: string[], io: Io = stdio): Promise<number> 
     io.err(`nutcache-cdc rules test: ${(error as Error).message.split('\n')[0]}`);
     return 1;
   }
-  const patterns = rules.map((rule) => ({ rule, pattern: compileRulePattern(rule, { eventSource }) }));
   events.forEach((event, index) => {
     io.out(eventLabel(event, index));
     for (const { rule, pattern } of patterns) {
