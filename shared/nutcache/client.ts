@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Clock, Log } from '../ports.ts';
 import { systemClock } from '../util/clock.ts';
 import { USER_AGENT } from '../version.ts';
+import { isLoopbackHost } from '../webhooks/http.ts';
 import {
   type AuthScheme,
   BearerTokenCache,
@@ -19,6 +20,7 @@ import {
 } from './auth.ts';
 import {
   excerptOf,
+  type HttpErrorDetails,
   NutcacheAuthError,
   NutcacheConfigError,
   NutcacheDeadlineError,
@@ -26,6 +28,7 @@ import {
   NutcacheNetworkError,
   NutcachePagingError,
   NutcacheResponseError,
+  NutcacheThrottledError,
   redact,
 } from './errors.ts';
 import { normalizeCustomer } from './normalize.ts';
@@ -107,6 +110,22 @@ type Failure =
   | { readonly kind: 'body'; readonly status: number; readonly problem: string; readonly excerpt: string }
   | { readonly kind: 'network'; readonly timedOut: boolean; readonly detail: string };
 
+type AttemptOutcome =
+  | { readonly reply: { status: number; text: string; retryAfter: string | null } }
+  | { readonly failure: Failure & { kind: 'network' } };
+
+/** The verdict on one attempt: done, retry (after `waitMs`, else backoff), or repeat with a fresh token. */
+type Verdict =
+  | { readonly reply: Reply }
+  | { readonly failure: Failure; readonly waitMs?: number | undefined }
+  | { readonly refetch: true };
+
+interface AttemptState {
+  attempt: number;
+  retries: number;
+  tokenRefetched: boolean;
+}
+
 function lowerKeys(value: unknown): Record<string, unknown> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const out = new Map<string, unknown>();
@@ -144,6 +163,33 @@ function isHtml(text: string): boolean {
   return /^\s*<(!doctype|html|head|body|\?xml)/i.test(text);
 }
 
+/**
+ * The base URL, validated: absolute, no user info, https (http only to a loopback host: 127.0.0.0/8, ::1,
+ * localhost, so the sandbox works while credentials never travel in clear), a trailing `/`, no query.
+ */
+function parseBaseUrl(base: string): URL {
+  let url: URL;
+  try {
+    url = new URL(base.endsWith('/') ? base : `${base}/`);
+  } catch {
+    throw new NutcacheConfigError('baseUrl is not a valid absolute URL');
+  }
+  if (url.username || url.password) {
+    throw new NutcacheConfigError('baseUrl must not contain a user name or password');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new NutcacheConfigError(`baseUrl must be https, got ${url.protocol}`);
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new NutcacheConfigError(
+      'baseUrl must use https: plain http would send the credentials in clear (http is allowed only to 127.0.0.0/8, ::1 and localhost)',
+    );
+  }
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
 export class NutcacheClient implements CustomerSource {
   private readonly baseUrl: URL;
   private readonly organizationGuid: string | undefined;
@@ -165,22 +211,7 @@ export class NutcacheClient implements CustomerSource {
   private throttled = 0;
 
   constructor(config: NutcacheClientConfig) {
-    const base = config.baseUrl ?? DEFAULT_BASE_URL;
-    let url: URL;
-    try {
-      url = new URL(base.endsWith('/') ? base : `${base}/`);
-    } catch {
-      throw new NutcacheConfigError('baseUrl is not a valid absolute URL');
-    }
-    if (url.username || url.password) {
-      throw new NutcacheConfigError('baseUrl must not contain a user name or password');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new NutcacheConfigError(`baseUrl must be http(s), got ${url.protocol}`);
-    }
-    url.search = '';
-    url.hash = '';
-    this.baseUrl = url;
+    this.baseUrl = parseBaseUrl(config.baseUrl ?? DEFAULT_BASE_URL);
 
     const { credentials } = config;
     for (const field of ['apiKey', 'username', 'password'] as const) {
@@ -383,6 +414,11 @@ export class NutcacheClient implements CustomerSource {
     }
   }
 
+  /** The path of a URL as shown in errors and logs. */
+  private shownPath(url: URL): string {
+    return url.pathname;
+  }
+
   private secrets(): string[] {
     return [...secretForms(this.credentials), ...this.issuedTokens];
   }
@@ -462,87 +498,135 @@ export class NutcacheClient implements CustomerSource {
    * (or the status of a `passStatuses` answer); raises a typed error otherwise.
    */
   private async request(spec: RequestSpec): Promise<Reply> {
-    const { method, url, signal } = spec;
-    const path = url.pathname;
-    let attempt = 0;
-    let retries = 0;
-    let tokenRefetched = false;
+    const state: AttemptState = { attempt: 0, retries: 0, tokenRefetched: false };
     for (;;) {
-      attempt++;
-      this.checkDeadline(`${method} ${path} cannot start`);
-      const { headers, token } = await this.headers(spec);
-      await this.limiter.acquire({ signal, deadline: this.deadlineMs });
-      this.checkDeadline(`${method} ${path} cannot start`);
-
-      const outcome = await this.attempt(spec, headers, attempt);
-      let failure: Failure;
-      let waitMs: number | undefined;
-      if ('reply' in outcome) {
-        const { status, text } = outcome.reply;
-        if (status >= 200 && status < 300) {
-          const parsed = this.parseJson(text);
-          if (parsed.ok) return { status, body: parsed.value, text, url, attempts: attempt };
-          failure = {
-            kind: 'body',
-            status,
-            problem: parsed.problem,
-            excerpt: this.excerpt(spec, text),
-          };
-        } else if (spec.passStatuses?.includes(status)) {
-          return { status, body: undefined, text, url, attempts: attempt };
-        } else {
-          const excerpt = this.excerpt(spec, text);
-          if (status === 401 || (spec.isTokenRequest && status === 400)) {
-            if (!spec.isTokenRequest && token !== undefined && !tokenRefetched) {
-              tokenRefetched = true;
-              this.tokens.invalidate(token);
-              attempt--; // the refetch is not counted as a failed attempt
-              this.log.info('Nutcache rejected the bearer token; fetching a new one', { method, path });
-              continue;
-            }
-            throw new NutcacheAuthError({ method, path, status, excerpt, attempts: attempt });
-          }
-          if (status !== 429 && status < 500) {
-            throw new NutcacheHttpError({ method, path, status, excerpt, attempts: attempt });
-          }
-          failure = { kind: 'status', status, excerpt };
-          if (status === 429) {
-            this.throttled++;
-            const retryAfter = parseRetryAfter(outcome.reply.retryAfter, this.clock.now());
-            // Every request of this API key waits, even when this one gives up (a long Retry-After, the
-            // deadline): the next request would otherwise go straight into the throttled key.
-            if (retryAfter !== undefined) this.limiter.pauseUntil(this.clock.now() + retryAfter);
-            if (retryAfter !== undefined && retryAfter > this.retry.maxRetryAfterMs) {
-              throw new NutcacheHttpError({ method, path, status, excerpt, attempts: attempt });
-            }
-            waitMs = retryAfter;
-          }
-        }
-      } else {
-        failure = outcome.failure;
-      }
-
-      if (attempt >= this.retry.maxAttempts) throw this.finalError(method, path, failure, attempt);
-      retries++;
-      const wait = waitMs ?? backoffDelay(retries, this.retry, this.random);
-      const deadline = this.deadlineMs;
-      if (deadline !== undefined && this.clock.now() + wait >= deadline) {
-        throw new NutcacheDeadlineError(
-          `Nutcache ${method} ${path} failed (${this.describeFailure(failure)}) and retrying in ${wait} ms would pass the deadline`,
-          deadline,
-        );
-      }
-      if (failure.kind === 'status' && failure.status === 429)
-        this.limiter.pauseUntil(this.clock.now() + wait);
-      this.log.warn('Nutcache request will be retried', {
-        method,
-        path,
-        attempt,
-        failure: this.describeFailure(failure),
-        waitMs: wait,
-      });
-      await this.clock.sleep(wait, signal);
+      state.attempt++;
+      const { headers, token } = await this.admit(spec);
+      const outcome = await this.attempt(spec, headers, state.attempt);
+      const verdict = this.judge(spec, outcome, token, state);
+      if ('reply' in verdict) return verdict.reply;
+      if ('refetch' in verdict) continue;
+      await this.waitBeforeRetry(spec, verdict.failure, verdict.waitMs, state);
     }
+  }
+
+  /** Waits for the deadline check, the Authorization header and a rate-limit slot, in that order. */
+  private async admit(spec: RequestSpec): Promise<{ headers: Record<string, string>; token?: string }> {
+    const what = `${spec.method} ${this.shownPath(spec.url)} cannot start`;
+    this.checkDeadline(what);
+    const headers = await this.headers(spec);
+    await this.limiter.acquire({ signal: spec.signal, deadline: this.deadlineMs });
+    this.checkDeadline(what);
+    return headers;
+  }
+
+  /** What to do with one attempt's outcome: return it, retry it (after a wait), refetch a token, or raise. */
+  private judge(
+    spec: RequestSpec,
+    outcome: AttemptOutcome,
+    token: string | undefined,
+    state: AttemptState,
+  ): Verdict {
+    if ('failure' in outcome) return { failure: outcome.failure };
+    const { status, text } = outcome.reply;
+    const { url } = spec;
+    if (status >= 200 && status < 300) {
+      const parsed = this.parseJson(text);
+      if (parsed.ok) return { reply: { status, body: parsed.value, text, url, attempts: state.attempt } };
+      return {
+        failure: { kind: 'body', status, problem: parsed.problem, excerpt: this.excerpt(spec, text) },
+      };
+    }
+    if (spec.passStatuses?.includes(status)) {
+      return { reply: { status, body: undefined, text, url, attempts: state.attempt } };
+    }
+    const details = {
+      method: spec.method,
+      path: this.shownPath(url),
+      status,
+      excerpt: this.excerpt(spec, text),
+      attempts: state.attempt,
+    };
+    if (status === 401 || (spec.isTokenRequest && status === 400))
+      return this.onUnauthorized(spec, token, state, details);
+    if (status !== 429 && status < 500) throw new NutcacheHttpError(details);
+    const waitMs = status === 429 ? this.onThrottled(outcome.reply.retryAfter, details) : undefined;
+    return { failure: { kind: 'status', status, excerpt: details.excerpt }, waitMs };
+  }
+
+  /** A 401 in bearer mode: drop the token and repeat once (not counted as an attempt); otherwise raise. */
+  private onUnauthorized(
+    spec: RequestSpec,
+    token: string | undefined,
+    state: AttemptState,
+    details: HttpErrorDetails,
+  ): Verdict {
+    if (spec.isTokenRequest || token === undefined || state.tokenRefetched)
+      throw new NutcacheAuthError(details);
+    state.tokenRefetched = true;
+    state.attempt--;
+    this.tokens.invalidate(token);
+    this.log.info('Nutcache rejected the bearer token; fetching a new one', {
+      method: spec.method,
+      path: details.path,
+    });
+    return { refetch: true };
+  }
+
+  /**
+   * A 429: pauses every request of this API key for `Retry-After`, at most `maxRetryAfterMs` (a hostile
+   * or broken Retry-After of a day must not stall a warm process), and returns the wait for this request.
+   * A Retry-After longer than that maximum gives the request up at once (NutcacheThrottledError).
+   */
+  private onThrottled(header: string | null, details: HttpErrorDetails): number | undefined {
+    this.throttled++;
+    const now = this.clock.now();
+    const retryAfterMs = parseRetryAfter(header, now);
+    if (retryAfterMs === undefined) return undefined;
+    const pausedMs = Math.min(retryAfterMs, this.retry.maxRetryAfterMs);
+    // Every request of this API key waits, even when this one gives up: the next request would
+    // otherwise go straight into the throttled key.
+    this.limiter.pauseUntil(now + pausedMs);
+    if (retryAfterMs > pausedMs) {
+      this.log.warn('Nutcache Retry-After is longer than the client waits; request given up', {
+        method: details.method,
+        path: details.path,
+        retryAfterMs,
+        pausedMs,
+      });
+      throw new NutcacheThrottledError({ ...details, retryAfterMs, pausedMs });
+    }
+    return retryAfterMs;
+  }
+
+  /** Raises the last failure when attempts are used up or the wait would pass the deadline; else waits. */
+  private async waitBeforeRetry(
+    spec: RequestSpec,
+    failure: Failure,
+    waitMs: number | undefined,
+    state: AttemptState,
+  ): Promise<void> {
+    const { method, signal } = spec;
+    const path = this.shownPath(spec.url);
+    if (state.attempt >= this.retry.maxAttempts) throw this.finalError(method, path, failure, state.attempt);
+    state.retries++;
+    const wait = waitMs ?? backoffDelay(state.retries, this.retry, this.random);
+    const deadline = this.deadlineMs;
+    if (deadline !== undefined && this.clock.now() + wait >= deadline) {
+      throw new NutcacheDeadlineError(
+        `Nutcache ${method} ${path} failed (${this.describeFailure(failure)}) and retrying in ${wait} ms would pass the deadline`,
+        deadline,
+      );
+    }
+    if (failure.kind === 'status' && failure.status === 429) this.limiter.pauseUntil(this.clock.now() + wait);
+    this.log.warn('Nutcache request will be retried', {
+      method,
+      path,
+      attempt: state.attempt,
+      failure: this.describeFailure(failure),
+      waitMs: wait,
+    });
+    await this.clock.sleep(wait, signal);
   }
 
   private describeFailure(failure: Failure): string {
@@ -588,10 +672,7 @@ export class NutcacheClient implements CustomerSource {
     spec: RequestSpec,
     headers: Record<string, string>,
     attempt: number,
-  ): Promise<
-    | { reply: { status: number; text: string; retryAfter: string | null } }
-    | { failure: Failure & { kind: 'network' } }
-  > {
+  ): Promise<AttemptOutcome> {
     const { method, url, signal } = spec;
     const deadline = this.deadlineMs;
     const timeoutMs =

@@ -58,6 +58,26 @@ export class NutcacheAuthError extends NutcacheHttpError {
   }
 }
 
+/**
+ * A 429 whose `Retry-After` is longer than the client's maximum wait (`retry.maxRetryAfterMs`): the request
+ * is given up at once, and the API key's limiter is paused for the maximum wait only (`pausedMs`), so a
+ * hostile or broken `Retry-After` (a day, a date a year ahead) cannot stall a warm process for that long.
+ */
+export class NutcacheThrottledError extends NutcacheHttpError {
+  override readonly name: string = 'NutcacheThrottledError';
+  readonly retryAfterMs: number;
+  readonly pausedMs: number;
+
+  constructor(details: HttpErrorDetails & { retryAfterMs: number; pausedMs: number }) {
+    super(
+      details,
+      `Nutcache throttled (Retry-After of ${Math.ceil(details.retryAfterMs / 1000)} s is longer than the ${Math.ceil(details.pausedMs / 1000)} s the client waits; request given up, API key paused ${Math.ceil(details.pausedMs / 1000)} s):`,
+    );
+    this.retryAfterMs = details.retryAfterMs;
+    this.pausedMs = details.pausedMs;
+  }
+}
+
 export interface ResponseErrorDetails {
   readonly method: string;
   readonly path: string;
