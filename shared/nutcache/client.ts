@@ -28,11 +28,13 @@ import {
   NutcacheNetworkError,
   NutcachePagingError,
   NutcacheResponseError,
+  NutcacheResponseTooLargeError,
   NutcacheThrottledError,
   redact,
 } from './errors.ts';
 import { normalizeCustomer } from './normalize.ts';
 import { limiterForApiKey, type RateLimiter, type RateLimitOptions } from './rate-limiter.ts';
+import { readCappedBody } from './read-body.ts';
 import { backoffDelay, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy } from './retry.ts';
 import type {
   CustomerPage,
@@ -47,6 +49,7 @@ export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 100;
 export const DEFAULT_MAX_PAGES = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 export const API_VERSION = '3';
 
 /** The subset of `fetch` the client uses (the global `fetch` fits). */
@@ -67,6 +70,11 @@ export interface NutcacheClientConfig {
   readonly requestTimeoutMs?: number;
   /** Epoch ms after which no request starts and no wait continues (NutcacheDeadlineError). */
   readonly deadline?: number;
+  /**
+   * Largest body read from one response, in bytes (default 16 MiB; a page of 100 customers is a few hundred
+   * KB). A longer body is cut off while it streams and the request fails with NutcacheResponseTooLargeError.
+   */
+  readonly maxResponseBytes?: number;
   /** Pages a listing may have before it is considered a runaway (default 10,000). */
   readonly maxPages?: number;
   readonly clock?: Clock;
@@ -112,6 +120,7 @@ type Failure =
 
 type AttemptOutcome =
   | { readonly reply: { status: number; text: string; retryAfter: string | null } }
+  | { readonly tooLarge: { status: number; tooLarge: string; head: string } }
   | { readonly failure: Failure & { kind: 'network' } };
 
 /** The verdict on one attempt: done, retry (after `waitMs`, else backoff), or repeat with a fresh token. */
@@ -199,6 +208,7 @@ export class NutcacheClient implements CustomerSource {
   private readonly retry: RetryPolicy;
   private readonly requestTimeoutMs: number;
   private readonly maxPages: number;
+  private readonly maxResponseBytes: number;
   private readonly clock: Clock;
   private readonly fetchImpl: FetchLike;
   private readonly log: Log;
@@ -237,6 +247,10 @@ export class NutcacheClient implements CustomerSource {
     this.maxPages = config.maxPages ?? DEFAULT_MAX_PAGES;
     if (!Number.isInteger(this.maxPages) || this.maxPages < 1) {
       throw new NutcacheConfigError('maxPages must be a positive integer');
+    }
+    this.maxResponseBytes = config.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(this.maxResponseBytes) || this.maxResponseBytes < 1) {
+      throw new NutcacheConfigError('maxResponseBytes must be a positive integer');
     }
     this.deadlineMs = config.deadline;
     this.fetchImpl = config.fetch ?? ((input, init) => fetch(input, init));
@@ -442,6 +456,23 @@ export class NutcacheClient implements CustomerSource {
     });
   }
 
+  /** A body over `maxResponseBytes`: never retried (the next attempt would be as large). */
+  private tooLargeError(
+    spec: RequestSpec,
+    body: { status: number; tooLarge: string; head: string },
+    attempts: number,
+  ): NutcacheResponseTooLargeError {
+    return new NutcacheResponseTooLargeError({
+      method: spec.method,
+      path: this.shownPath(spec.url),
+      status: body.status,
+      limitBytes: this.maxResponseBytes,
+      problem: `body is larger than ${this.maxResponseBytes} bytes (maxResponseBytes; ${body.tooLarge}); request aborted`,
+      excerpt: this.excerpt(spec, body.head),
+      attempts,
+    });
+  }
+
   private async fetchToken(): Promise<TokenResponse> {
     const url = new URL('token', this.baseUrl);
     const reply = await this.request({
@@ -528,6 +559,7 @@ export class NutcacheClient implements CustomerSource {
     state: AttemptState,
   ): Verdict {
     if ('failure' in outcome) return { failure: outcome.failure };
+    if ('tooLarge' in outcome) throw this.tooLargeError(spec, outcome.tooLarge, state.attempt);
     const { status, text } = outcome.reply;
     const { url } = spec;
     if (status >= 200 && status < 300) {
@@ -667,28 +699,32 @@ export class NutcacheClient implements CustomerSource {
     }
   }
 
-  /** One HTTP exchange, body read included, under the request timeout (capped by the deadline). */
+  /** The timeout of one attempt: the request timeout, capped by the time left before the deadline. */
+  private attemptTimeoutMs(): number {
+    const deadline = this.deadlineMs;
+    if (deadline === undefined) return this.requestTimeoutMs;
+    return Math.max(1, Math.min(this.requestTimeoutMs, deadline - this.clock.now()));
+  }
+
+  /** One HTTP exchange, body read included (at most `maxResponseBytes`), under the attempt's timeout. */
   private async attempt(
     spec: RequestSpec,
     headers: Record<string, string>,
     attempt: number,
   ): Promise<AttemptOutcome> {
     const { method, url, signal } = spec;
-    const deadline = this.deadlineMs;
-    const timeoutMs =
-      deadline === undefined
-        ? this.requestTimeoutMs
-        : Math.max(1, Math.min(this.requestTimeoutMs, deadline - this.clock.now()));
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error('request timeout')), timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    const timeoutMs = this.attemptTimeoutMs();
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(new Error('request timeout')), timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     const started = performance.now();
-    const page = url.searchParams.get('page');
-    const logFields = {
-      method,
-      path: url.pathname,
-      ...(page && /^\d+$/.test(page) ? { page: Number(page) } : {}),
-    };
+    const logged = (status: number | string) =>
+      this.log.debug('Nutcache request', {
+        ...this.logFields(spec),
+        status,
+        attempt,
+        durationMs: Math.round(performance.now() - started),
+      });
     this.requests++;
     try {
       const response = await this.fetchImpl(url.href, {
@@ -698,33 +734,35 @@ export class NutcacheClient implements CustomerSource {
         signal: combined,
         redirect: 'manual',
       });
-      const text = await response.text();
-      this.log.debug('Nutcache request', {
-        ...logFields,
-        status: response.status,
-        attempt,
-        durationMs: Math.round(performance.now() - started),
-      });
-      return { reply: { status: response.status, text, retryAfter: response.headers.get('retry-after') } };
+      const body = await readCappedBody(response, this.maxResponseBytes);
+      logged(response.status);
+      if ('tooLarge' in body) {
+        stop.abort(new Error('response too large'));
+        return { tooLarge: { status: response.status, ...body } };
+      }
+      return {
+        reply: { status: response.status, text: body.text, retryAfter: response.headers.get('retry-after') },
+      };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      const timedOut = timeout.signal.aborted;
-      const detail = redact(networkDetail(error), this.secrets());
-      this.log.debug('Nutcache request', {
-        ...logFields,
-        status: timedOut ? 'timeout' : 'network-error',
-        attempt,
-        durationMs: Math.round(performance.now() - started),
-      });
-      return {
-        failure: {
-          kind: 'network',
-          timedOut,
-          detail: timedOut ? `no answer within ${timeoutMs} ms` : detail,
-        },
-      };
+      const timedOut = stop.signal.aborted;
+      logged(timedOut ? 'timeout' : 'network-error');
+      const detail = timedOut
+        ? `no answer within ${timeoutMs} ms`
+        : redact(networkDetail(error), this.secrets());
+      return { failure: { kind: 'network', timedOut, detail } };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Method, path and (listing) page number of a request, for log lines. */
+  private logFields(spec: RequestSpec): Record<string, string | number> {
+    const page = spec.url.searchParams.get('page');
+    return {
+      method: spec.method,
+      path: this.shownPath(spec.url),
+      ...(page && /^\d{1,9}$/.test(page) ? { page: Number(page) } : {}),
+    };
   }
 }

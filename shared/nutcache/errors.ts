@@ -113,6 +113,17 @@ export class NutcacheResponseError extends NutcacheError {
   }
 }
 
+/** A body larger than the client's `maxResponseBytes`: cut off while streaming, the request aborted. */
+export class NutcacheResponseTooLargeError extends NutcacheResponseError {
+  override readonly name: string = 'NutcacheResponseTooLargeError';
+  readonly limitBytes: number;
+
+  constructor(details: ResponseErrorDetails & { readonly limitBytes: number }) {
+    super(details);
+    this.limitBytes = details.limitBytes;
+  }
+}
+
 /** The connection failed or timed out on every attempt. */
 export class NutcacheNetworkError extends NutcacheError {
   override readonly name: string = 'NutcacheNetworkError';
