@@ -11,15 +11,14 @@ import { isLoopbackHost } from '../webhooks/http.ts';
 import {
   type AuthScheme,
   BearerTokenCache,
+  credentialSecrets,
   type NutcacheCredentials,
   nutBasicToken,
-  secretForms,
   type TokenResponse,
   tokenRequestBody,
   tokenResponseSchema,
 } from './auth.ts';
 import {
-  excerptOf,
   type HttpErrorDetails,
   NutcacheAuthError,
   NutcacheConfigError,
@@ -30,11 +29,11 @@ import {
   NutcacheResponseError,
   NutcacheResponseTooLargeError,
   NutcacheThrottledError,
-  redact,
 } from './errors.ts';
 import { normalizeCustomer } from './normalize.ts';
 import { limiterForApiKey, type RateLimiter, type RateLimitOptions } from './rate-limiter.ts';
 import { readCappedBody } from './read-body.ts';
+import { Redactor } from './redact.ts';
 import { backoffDelay, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy } from './retry.ts';
 import type {
   CustomerPage,
@@ -216,6 +215,8 @@ export class NutcacheClient implements CustomerSource {
   private readonly basicToken: string;
   private readonly tokens: BearerTokenCache;
   private readonly issuedTokens = new Set<string>();
+  private redactorCache: Redactor;
+  private redactorFor = 0;
   private deadlineMs: number | undefined;
   private requests = 0;
   private throttled = 0;
@@ -257,6 +258,7 @@ export class NutcacheClient implements CustomerSource {
     this.log = config.logger ?? silentLog;
     this.random = config.random ?? Math.random;
     this.basicToken = nutBasicToken(credentials);
+    this.redactorCache = new Redactor(credentialSecrets(credentials));
     this.tokens = new BearerTokenCache(() => this.fetchToken(), this.clock);
   }
 
@@ -368,13 +370,13 @@ export class NutcacheClient implements CustomerSource {
       const next = this.resolveNext(href, pageNumber);
       if (seen.has(next.href)) {
         throw new NutcachePagingError(
-          `Nutcache paging loop: page ${pageNumber} of ${next.pathname} links back to a page already read (${next.pathname}${next.search})`,
+          `Nutcache paging loop: page ${pageNumber} of ${this.shownPath(first)} links back to a page already read (${this.shownPath(next)})`,
           pageNumber,
         );
       }
       if (pageNumber >= this.maxPages) {
         throw new NutcachePagingError(
-          `Nutcache listing of ${first.pathname} still has a next page after ${pageNumber} pages (maxPages ${this.maxPages}); stopping`,
+          `Nutcache listing of ${this.shownPath(first)} still has a next page after ${pageNumber} pages (maxPages ${this.maxPages}); stopping`,
           pageNumber,
         );
       }
@@ -395,7 +397,7 @@ export class NutcacheClient implements CustomerSource {
     }
     if (next.origin !== this.baseUrl.origin) {
       throw new NutcachePagingError(
-        `Nutcache navigation-next on page ${pageNumber} points to another host (${next.protocol}//${next.host}); refusing to send credentials there`,
+        `Nutcache navigation-next on page ${pageNumber} points to another host (${next.protocol}//${this.redactor().text(next.host)}); refusing to send credentials there`,
         pageNumber,
       );
     }
@@ -430,11 +432,16 @@ export class NutcacheClient implements CustomerSource {
 
   /** The path of a URL as shown in errors and logs. */
   private shownPath(url: URL): string {
-    return url.pathname;
+    return this.redactor().path(url);
   }
 
-  private secrets(): string[] {
-    return [...secretForms(this.credentials), ...this.issuedTokens];
+  /** The redactor of every credential and every bearer token issued so far (rebuilt when one is issued). */
+  private redactor(): Redactor {
+    if (this.redactorFor !== this.issuedTokens.size) {
+      this.redactorCache = new Redactor([...credentialSecrets(this.credentials), ...this.issuedTokens]);
+      this.redactorFor = this.issuedTokens.size;
+    }
+    return this.redactorCache;
   }
 
   /**
@@ -442,16 +449,16 @@ export class NutcacheClient implements CustomerSource {
    * not be parsed may hold a token the client does not know yet, so it cannot be redacted.
    */
   private excerpt(spec: RequestSpec, text: string): string {
-    return spec.isTokenRequest ? '(token endpoint body not shown)' : excerptOf(text, this.secrets());
+    return spec.isTokenRequest ? '(token endpoint body not shown)' : this.redactor().excerpt(text);
   }
 
   private responseError(reply: Reply, problem: string): NutcacheResponseError {
     return new NutcacheResponseError({
       method: 'GET',
-      path: reply.url.pathname,
+      path: this.shownPath(reply.url),
       status: reply.status,
       problem,
-      excerpt: excerptOf(reply.text, this.secrets()),
+      excerpt: this.redactor().excerpt(reply.text),
       attempts: reply.attempts,
     });
   }
@@ -485,7 +492,7 @@ export class NutcacheClient implements CustomerSource {
     if (!parsed.success) {
       throw new NutcacheResponseError({
         method: 'POST',
-        path: url.pathname,
+        path: this.shownPath(url),
         status: reply.status,
         problem: `token answer lacks ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`,
         // The body of a token answer holds the token: never quote it.
@@ -749,7 +756,7 @@ export class NutcacheClient implements CustomerSource {
       logged(timedOut ? 'timeout' : 'network-error');
       const detail = timedOut
         ? `no answer within ${timeoutMs} ms`
-        : redact(networkDetail(error), this.secrets());
+        : this.redactor().text(networkDetail(error));
       return { failure: { kind: 'network', timedOut, detail } };
     } finally {
       clearTimeout(timer);

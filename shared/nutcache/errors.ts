@@ -171,20 +171,3 @@ export class NutcacheDeadlineError extends NutcacheError {
     this.deadline = deadline;
   }
 }
-
-/**
- * Removes every occurrence of the given secrets (and their URL-encoded and base64 forms, if given) from
- * a text. Empty secrets are ignored.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  const sorted = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  for (const secret of sorted) out = out.split(secret).join('[redacted]');
-  return out;
-}
-
-/** A short, single-line excerpt of a body, credentials removed, at most EXCERPT_LENGTH characters. */
-export function excerptOf(body: string, secrets: readonly string[]): string {
-  const flat = redact(body, secrets).replace(/\s+/g, ' ').trim();
-  return flat.length <= EXCERPT_LENGTH ? flat : `${flat.slice(0, EXCERPT_LENGTH - 1)}…`;
-}
