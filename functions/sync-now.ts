@@ -17,7 +17,7 @@ import { ENV, type PollerInput } from '../shared/config/env.ts';
 import { powertoolsMetricsSink } from '../shared/webhooks/aws-adapters.ts';
 import { DynamoDbReplayGuard } from '../shared/webhooks/replay-guard.ts';
 import { parseSigningSecrets } from '../shared/webhooks/signing.ts';
-import { handleSyncNow, organizationGuidsFromEnv } from '../shared/webhooks/sync-now.ts';
+import { handleSyncNowEvent, organizationGuidsFromEnv } from '../shared/webhooks/sync-now.ts';
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -54,23 +54,16 @@ const syncNow = async (
   context: SyncNowContext,
 ): Promise<APIGatewayProxyResultV2> => {
   const secrets = parseSigningSecrets(context.inboundSecret);
-  const body = event.body
-    ? event.isBase64Encoded
-      ? Buffer.from(event.body, 'base64').toString('utf8')
-      : event.body
-    : '';
-  return handleSyncNow(
-    { method: event.requestContext.http.method, headers: event.headers, body },
-    {
-      secrets: async () => secrets,
-      replay,
-      organizations,
-      startRun,
-      now: Date.now,
-      log: logger,
-      metrics: metricsSink,
-    },
-  );
+  // The event is parsed, not trusted: one without headers or request context is a 400, not a throw.
+  return handleSyncNowEvent(event, {
+    secrets: async () => secrets,
+    replay,
+    organizations,
+    startRun,
+    now: Date.now,
+    log: logger,
+    metrics: metricsSink,
+  });
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
