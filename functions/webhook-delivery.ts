@@ -11,10 +11,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ENV, METRICS_NAMESPACE, requireEnv } from '../shared/config/env.ts';
 import { powertoolsMetricsSink } from '../shared/runtime/powertools.ts';
+import { signingSecretOnContext } from '../shared/runtime/signing-secrets.ts';
 import {
   EventSourceMappingSwitch,
   sqsVisibilityChanger,
@@ -95,12 +95,5 @@ const deliver = async (event: SQSEvent, context: DeliveryContext) => {
 export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
-  .use(
-    secretsManager({
-      fetchData: { webhookSecret: requireEnv(ENV.webhookSecretArn) },
-      setToContext: true,
-      // Re-read every 5 minutes so a rotation (a second secret added) is picked up.
-      cacheExpiry: 5 * 60 * 1000,
-    }),
-  )
+  .use(signingSecretOnContext('webhookSecret', requireEnv(ENV.webhookSecretArn)))
   .handler(deliver);

@@ -137,7 +137,7 @@ describe('backing off', () => {
   });
 });
 
-describe('findings of the second review', () => {
+describe('the daily budget shared by polls and their retry after a 401', () => {
   it('never lets two organizations sharing a key spend more than the budget between them', async () => {
     const { deps, quota, clock } = setup();
     const day = utcDay(clock.now());
