@@ -1,7 +1,6 @@
 /** The quota policy around each poll: the back-off deferral, reservation in blocks, the delay after a poll. */
 import { describe, expect, it } from 'vitest';
 import { apiKeyId } from '../../shared/quota/budget.ts';
-import { MemoryQuotaStore } from '../../shared/quota/memory.ts';
 import {
   BlockReservation,
   delayAfterPoll,
@@ -9,6 +8,7 @@ import {
   scheduledPollDeferral,
   throttlesSince,
 } from '../../shared/quota/policy.ts';
+import { MemoryQuotaStore } from '../support/memory-quota-store.ts';
 
 const MINUTE = 60_000;
 const NOON = Date.parse('2026-03-10T12:00:00Z');
