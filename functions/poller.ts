@@ -19,13 +19,14 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ENV, type PollerInput } from '../shared/config/env.ts';
+import { ENV, METRICS_NAMESPACE, type PollerInput, requireEnv } from '../shared/config/env.ts';
 import type { PollOptions } from '../shared/engine/poll.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 import { NutcacheClient } from '../shared/nutcache/client.ts';
 import { clientConfigFromSecret } from '../shared/nutcache/secret.ts';
 import { SqsDeadLetterSink } from '../shared/publish/dead-letter.ts';
 import { EventBridgeBus } from '../shared/publish/eventbridge.ts';
+import { DEFAULT_DAILY_BUDGET } from '../shared/quota/budget.ts';
 import { DynamoQuotaStore } from '../shared/quota/dynamodb.ts';
 import { OrganizationSecrets } from '../shared/runtime/organization-secrets.ts';
 import {
@@ -39,15 +40,9 @@ import {
   type PollSummary,
   pollOrganization,
 } from '../shared/runtime/poll-organization.ts';
-import { PowertoolsMetricsSink } from '../shared/runtime/powertools.ts';
+import { powertoolsMetricsSink } from '../shared/runtime/powertools.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../shared/store/dynamodb.ts';
 import { systemClock } from '../shared/util/clock.ts';
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
 
 /** Time kept free before the Lambda timeout to finish publishing and write the run record. */
 const SAFETY_MARGIN_MS = 20_000;
@@ -56,13 +51,13 @@ const SAFETY_MARGIN_MS = 20_000;
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'nutcache-cdc-poller';
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'NutcacheCdc',
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
   serviceName,
 });
 const organizations = parseOrganizationsEnv(process.env[ENV.organizations]);
 const secrets = new OrganizationSecrets({ client: new SecretsManagerClient({}) });
 const documentClient = createDocumentClient(new DynamoDBClient({}));
-const tableName = requiredEnv(ENV.tableName);
+const tableName = requireEnv(ENV.tableName);
 const store = new DynamoSnapshotStore({ client: documentClient, tableName });
 /** Each poll is admitted against its API key's daily Nutcache budget, counted in the same table. */
 const quota = {
@@ -71,7 +66,7 @@ const quota = {
 };
 
 function parseDailyBudget(raw: string | undefined): number {
-  if (raw === undefined || raw === '') return 20_000;
+  if (raw === undefined || raw === '') return DEFAULT_DAILY_BUDGET;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 1)
     throw new Error(`${ENV.dailyRequestBudget} must be a whole number >= 1`);
@@ -79,15 +74,15 @@ function parseDailyBudget(raw: string | undefined): number {
 }
 const bus = new EventBridgeBus({
   client: new EventBridgeClient({}),
-  eventBusName: requiredEnv(ENV.eventBusName),
+  eventBusName: requireEnv(ENV.eventBusName),
 });
 const deadLetters = new SqsDeadLetterSink({
   client: new SQSClient({}),
-  queueUrl: requiredEnv(ENV.deadLetterQueueUrl),
+  queueUrl: requireEnv(ENV.deadLetterQueueUrl),
   clock: systemClock,
 });
 const eventSource = process.env[ENV.eventSource] || DEFAULT_EVENT_SOURCE;
-const metricsSink = new PowertoolsMetricsSink(metrics);
+const metricsSink = powertoolsMetricsSink(metrics);
 
 async function pollHandler(event: unknown, context: Context): Promise<PollSummary> {
   const input = parsePollerInput(event);

@@ -8,7 +8,7 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Log, MetricsSink } from '../ports.ts';
+import type { Log } from '../ports.ts';
 import type { SubscriptionSwitch } from './queued-delivery.ts';
 
 /** Environment of the delivery function (besides ENV.webhookUrl and ENV.webhookSecretArn). */
@@ -79,14 +79,5 @@ export function sqsVisibilityChanger(sqs: SQSClient, queueUrl: string) {
   };
 }
 
-/** The subset of Powertools Metrics the sink needs. */
-interface PowertoolsMetricsLike {
-  addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'Bytes', value: number): void;
-}
-
-export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
-  return {
-    count: (name, value = 1) => metrics.addMetric(name, 'Count', value),
-    gauge: (name, value, unit = 'Count') => metrics.addMetric(name, unit, value),
-  };
-}
+// Defined once in shared/runtime/powertools.ts; re-exported for functions/sync-now.ts until it imports it there.
+export { powertoolsMetricsSink } from '../runtime/powertools.ts';
