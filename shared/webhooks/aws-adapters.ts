@@ -78,6 +78,3 @@ export function sqsVisibilityChanger(sqs: SQSClient, queueUrl: string) {
     );
   };
 }
-
-// Defined once in shared/runtime/powertools.ts; re-exported for functions/sync-now.ts until it imports it there.
-export { powertoolsMetricsSink } from '../runtime/powertools.ts';
