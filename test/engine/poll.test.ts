@@ -14,13 +14,14 @@ import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { ContractConsumer } from '../support/consumer.ts';
 import { customer, FakeSource } from '../support/fake-source.ts';
+import { withStoreFaults } from '../support/store-faults.ts';
 
 const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
 const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 function setup() {
   const clock = new ManualClock();
-  const store = new InMemorySnapshotStore({ clock });
+  const store = withStoreFaults(new InMemorySnapshotStore({ clock }));
   const bus = new MemoryBus();
   const deadLetters = new MemoryDeadLetterSink();
   const metrics = new RecordingMetrics();

@@ -30,9 +30,9 @@ import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus, SimulatedCrash, seededRandom } from '../../shared/publish/memory.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
-import type { StoreFaultPoint } from '../../shared/store/faults.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
+import { type StoreFaultPoint, withStoreFaults } from '../support/store-faults.ts';
 import {
   ContractConsumer,
   canonicalMap,
@@ -364,14 +364,16 @@ async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<vo
   };
   const store =
     backend.kind === 'memory'
-      ? new InMemorySnapshotStore({ clock, beforeOperation })
-      : new DynamoSnapshotStore({
-          client: flaky.wrap(createDocumentClient(backend.dynamo.client)),
-          tableName: backend.table,
-          clock,
-          beforeOperation,
-          retry: { baseDelayMs: 20 },
-        });
+      ? withStoreFaults(new InMemorySnapshotStore({ clock }), { beforeOperation })
+      : withStoreFaults(
+          new DynamoSnapshotStore({
+            client: flaky.wrap(createDocumentClient(backend.dynamo.client)),
+            tableName: backend.table,
+            clock,
+            retry: { baseDelayMs: 20 },
+          }),
+          { beforeOperation },
+        );
   const memoryBus = new MemoryBus();
   const bus = new GuardedBus(memoryBus, life, sandbox, violations);
   const deadLetters = new MemoryDeadLetterSink(clock);

@@ -26,6 +26,7 @@ import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dyn
 import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { ContractConsumer } from '../support/consumer.ts';
+import { withStoreFaults } from '../support/store-faults.ts';
 import { canonicalCustomersOf, changesOf, customerDetails, expectStableEventIds } from './helpers.ts';
 
 const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -72,7 +73,9 @@ async function setup(options: EnvOptions = {}) {
   options.onDynamoClient?.(ddb);
   const tableName = `engine-${++tables}`;
   await createTable(ddb, tableName);
-  const store = new DynamoSnapshotStore({ client: createDocumentClient(ddb), tableName, clock });
+  const store = withStoreFaults(
+    new DynamoSnapshotStore({ client: createDocumentClient(ddb), tableName, clock }),
+  );
   const bus = new MemoryBus();
   const deadLetters = new MemoryDeadLetterSink(clock);
   const metrics = new RecordingMetrics();

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { SnapshotStore, StoredSnapshot } from '../../shared/ports.ts';
-import type { StoreFaultPoint } from '../../shared/store/faults.ts';
+import type { StoreFaultPoint } from '../support/store-faults.ts';
 import {
   customer,
   customerIds,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
+import { withStoreFaults } from '../support/store-faults.ts';
 import { defineStoreContract } from './contract.ts';
 import { customer, customerIds, indexOf, ManualClock, runRecord, snapshot } from './helpers.ts';
 
@@ -27,7 +28,7 @@ function makeStore(clock: ManualClock, options: { runRecordTtlDays?: number } = 
   });
 }
 
-defineStoreContract('DynamoSnapshotStore on dynalite', (clock) => makeStore(clock));
+defineStoreContract('DynamoSnapshotStore on dynalite', (clock) => withStoreFaults(makeStore(clock)));
 
 describe('DynamoSnapshotStore on dynalite', () => {
   it('loads the index of 20,000 customers for under twice the ideal read units', async () => {

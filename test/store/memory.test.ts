@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
+import { withStoreFaults } from '../support/store-faults.ts';
 import { defineStoreContract } from './contract.ts';
 import { customer, customerIds, indexOf, ManualClock, runRecord, snapshot } from './helpers.ts';
 
-defineStoreContract('InMemorySnapshotStore', (clock) => new InMemorySnapshotStore({ clock }));
+defineStoreContract('InMemorySnapshotStore', (clock) =>
+  withStoreFaults(new InMemorySnapshotStore({ clock })),
+);
 
 describe('InMemorySnapshotStore', () => {
   it('round-trips an index of 20,000 customers', async () => {
@@ -26,7 +29,7 @@ describe('InMemorySnapshotStore', () => {
 
   it('calls the beforeOperation hook at every step, and a throwing hook aborts the step', async () => {
     const points: string[] = [];
-    const store = new InMemorySnapshotStore({
+    const store = withStoreFaults(new InMemorySnapshotStore(), {
       beforeOperation: (point) => {
         points.push(point);
         if (point === 'commit:index' && points.filter((p) => p === 'commit:index').length === 1) {

@@ -1,0 +1,62 @@
+/**
+ * The lease's conditional writes on the organization's state item, each clause named after the rule it
+ * states, then joined. Attribute names: #owner leaseOwner, #exp leaseExpiresAt, #poll pollNumber.
+ */
+
+/** Nobody holds the lease. */
+const LEASE_FREE = 'attribute_not_exists(#owner)';
+/** The holder stopped renewing: its lease ran out before `:now`. */
+const LEASE_EXPIRED = '#exp < :now';
+/** The lease is already held by this poll's owner (`:owner`). */
+export const HELD_BY_THIS_POLL = '#owner = :owner';
+/** The lease may be taken: free, expired, or already ours. */
+const LEASE_TAKEABLE = `(${LEASE_FREE} OR ${LEASE_EXPIRED} OR ${HELD_BY_THIS_POLL})`;
+
+/** No poll number yet, or the stored one is behind the clock in seconds (`:clock`). */
+const POLL_NUMBER_BEHIND_CLOCK = '(attribute_not_exists(#poll) OR #poll < :clock)';
+/** The stored poll number has caught up with the clock in seconds. */
+const POLL_NUMBER_AT_CLOCK_OR_AHEAD = '#poll >= :clock';
+
+/** What every acquisition sets: the holder, its expiry, and the state item's identity. */
+const TAKE_LEASE = 'SET #owner = :owner, #exp = :exp, #guid = :guid, #init = if_not_exists(#init, :false)';
+
+export const LEASE_ATTRIBUTE_NAMES = {
+  '#owner': 'leaseOwner',
+  '#exp': 'leaseExpiresAt',
+  '#guid': 'organizationGuid',
+  '#init': 'initialized',
+  '#poll': 'pollNumber',
+} as const;
+
+/**
+ * One way to take the lease and hand out the next poll number (`nextPollNumber`: the clock in seconds
+ * when the stored number is below it, else the stored number plus one). Each form is right for one side of
+ * that rule and states it in its condition, so one conditional UpdateItem does both.
+ */
+export interface AcquireForm {
+  readonly update: string;
+  readonly condition: string;
+  readonly extraValues: Readonly<Record<string, number>>;
+}
+
+/** The poll number becomes the clock in seconds: the stored one is behind it (the usual case). */
+export const POLL_NUMBER_FROM_CLOCK: AcquireForm = {
+  update: `${TAKE_LEASE}, #poll = :clock`,
+  condition: `${LEASE_TAKEABLE} AND ${POLL_NUMBER_BEHIND_CLOCK}`,
+  extraValues: {},
+};
+
+/** The poll number becomes the stored one plus one: it has caught up with the clock. */
+export const POLL_NUMBER_INCREMENTED: AcquireForm = {
+  update: `${TAKE_LEASE} ADD #poll :one`,
+  condition: `${LEASE_TAKEABLE} AND ${POLL_NUMBER_AT_CLOCK_OR_AHEAD}`,
+  extraValues: { ':one': 1 },
+};
+
+/**
+ * The form to try at attempt `attempt` (0-based): the clock form first; when a free lease still fails the
+ * condition, its poll-number half was the wrong one, so the attempts alternate.
+ */
+export function acquireForm(attempt: number): AcquireForm {
+  return attempt % 2 === 0 ? POLL_NUMBER_FROM_CLOCK : POLL_NUMBER_INCREMENTED;
+}
