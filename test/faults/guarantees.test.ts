@@ -24,8 +24,6 @@ import type { KeyCasing } from '../../sandbox/faults.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
 import { type JsonValue, stableStringify } from '../../shared/customer.ts';
 import { runPoll } from '../../shared/engine/poll.ts';
-import { NutcacheClient } from '../../shared/nutcache/client.ts';
-import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus, SimulatedCrash, seededRandom } from '../../shared/publish/memory.ts';
 import { createTable } from '../../shared/store/create-table.ts';
@@ -43,8 +41,10 @@ import {
   FlakyBatches,
   GuardedBus,
   noMetrics,
+  PageShift,
   ProcessLife,
   silentLog,
+  suiteClient,
   Violations,
   VirtualClock,
 } from './harness.ts';
@@ -377,15 +377,7 @@ async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<vo
   const memoryBus = new MemoryBus();
   const bus = new GuardedBus(memoryBus, life, sandbox, violations);
   const deadLetters = new MemoryDeadLetterSink(clock);
-  const source = new NutcacheClient({
-    baseUrl: sandbox.url,
-    organizationGuid: org,
-    credentials: sandbox.credentials,
-    clock,
-    rateLimit: new SlidingWindowLimiter({ perSecond: 100_000, perMinute: 1_000_000 }, clock),
-    retry: { maxAttempts: 3, baseDelayMs: 200 },
-    requestTimeoutMs: 250,
-  });
+  const source = suiteClient(sandbox, clock);
   const deps = { source, store, bus, deadLetters, clock, log: silentLog, metrics: noMetrics };
 
   const consumerView = (): Map<number, string> => {
@@ -429,12 +421,13 @@ async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<vo
       else if (f.kind === 'truncated') sandbox.inject({ kind: 'truncated', ...match, ...trigger });
       else sandbox.inject({ kind: 'delay', ms: 600, ...match, ...trigger });
     }
+    let shift: PageShift | undefined;
     if (step.pageShift) {
-      const shift = step.pageShift;
-      sandbox.afterPage(shift.page, () => {
+      const { page, mutation } = step.pageShift;
+      shift = new PageShift(sandbox, page, () => {
         midPollMutation = true;
         figures.pageShifts += 1;
-        applyMutation(shift.mutation);
+        applyMutation(mutation);
       });
     }
     if (step.bus) memoryBus.randomFaults(step.bus);
@@ -451,6 +444,10 @@ async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<vo
 
     const result = await poll({ chunkSize: step.chunkSize });
 
+    // A shift armed on an answer the client gave up on (request timeout) runs when the sandbox finally
+    // writes that answer: wait for it, so it counts as this poll's mid-poll change instead of landing
+    // unnoticed under a later poll whose no-loss check assumes the source stood still.
+    await shift?.settle();
     const crashedOnBus = life.dead && crashPoint === undefined;
     sandbox.clearFaults();
     memoryBus.clearFaults();

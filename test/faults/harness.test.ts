@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { startSandbox } from '../../sandbox/server.ts';
 import type { CustomerChangeDetail } from '../../shared/events/contract.ts';
-import { ContractConsumer, checkEvents, Violations } from './harness.ts';
+import {
+  ContractConsumer,
+  checkEvents,
+  PageShift,
+  suiteClient,
+  Violations,
+  VirtualClock,
+} from './harness.ts';
 
 function detail(
   over: Partial<CustomerChangeDetail> & Pick<CustomerChangeDetail, 'eventId' | 'sequence' | 'changeType'>,
@@ -51,5 +59,38 @@ describe('the checks of the fault-injection suite', () => {
     expect(violations.list.join('\n')).toMatch(/spurious update b/);
     expect(violations.list.join('\n')).toMatch(/never had/);
     expect(violations.list.join('\n')).toMatch(/eventId a carries two different events/);
+  });
+});
+
+describe('the page shifts of the fault-injection suite', () => {
+  it('a shift on an answer the client gave up on (request timeout) is applied by settle(), not under a later poll', async () => {
+    const sandbox = await startSandbox({ documented: false, generated: 7, seed: 1, rateLimit: null });
+    try {
+      const clock = new VirtualClock(Date.parse('2026-03-01T08:00:00Z'));
+      const client = suiteClient(sandbox, clock);
+      const target = sandbox.list()[0]?.id ?? 0;
+      sandbox.inject({ kind: 'delay', ms: 600, page: 1, times: 1 });
+      const shift = new PageShift(sandbox, 1, () => sandbox.update(target, { name: 'Shifted' }));
+      let listed = 0;
+      for await (const page of client.listCustomers({ limit: 5 })) listed += page.records.length;
+      expect(listed).toBe(7);
+      await shift.settle();
+      expect(shift.applied).toBe(true);
+      expect(sandbox.get(target)?.name).toBe('Shifted');
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('settle() returns at once when the page was never requested', async () => {
+    const sandbox = await startSandbox({ documented: false, generated: 2, seed: 1, rateLimit: null });
+    try {
+      const shift = new PageShift(sandbox, 3, () => sandbox.remove(sandbox.list()[0]?.id ?? 0));
+      await shift.settle(50);
+      expect(shift.applied).toBe(false);
+      expect(sandbox.size).toBe(2);
+    } finally {
+      await sandbox.close();
+    }
   });
 });

@@ -10,14 +10,17 @@ import {
   type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { SandboxCustomers } from '../../sandbox/server.ts';
+import type { FaultHandle } from '../../sandbox/faults.ts';
+import type { Sandbox, SandboxCustomers } from '../../sandbox/server.ts';
 import { type CanonicalCustomer, stableStringify } from '../../shared/customer.ts';
 import {
   type CustomerChangeDetail,
   customerChangeDetailSchema,
   type EventBridgeEvent,
 } from '../../shared/events/contract.ts';
+import { NutcacheClient } from '../../shared/nutcache/client.ts';
 import { normalizeCustomer } from '../../shared/nutcache/normalize.ts';
+import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import type { BusEntry, BusEntryResult, Clock, EventBus, Log, MetricsSink } from '../../shared/ports.ts';
 import { SimulatedCrash } from '../../shared/publish/memory.ts';
 
@@ -35,6 +38,63 @@ export class VirtualClock implements Clock {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.t += Math.max(0, ms);
   }
+}
+
+/**
+ * A page shift: `change` runs once page `page` of the listing has been answered. The sandbox runs it when
+ * it has written that answer; when the answer was delayed past the client's request timeout, that is later
+ * in real time than the retry the poll went on with, possibly after the poll and under a later one.
+ * `settle()` waits for such a late shift, so it always lands in the step that armed it.
+ */
+export class PageShift {
+  applied = false;
+  readonly #handle: FaultHandle;
+  readonly #done: Promise<void>;
+
+  constructor(sandbox: Pick<Sandbox, 'afterPage'>, page: number, change: () => void) {
+    let done = (): void => {};
+    this.#done = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    this.#handle = sandbox.afterPage(page, () => {
+      this.applied = true;
+      try {
+        change();
+      } finally {
+        done();
+      }
+    });
+  }
+
+  /** Returns once the shift has run, if its page was requested at all (throws after `timeoutMs`). */
+  async settle(timeoutMs = 10_000): Promise<void> {
+    if (this.#handle.hits === 0 || this.applied) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`page shift not applied within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.#done, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * The suite's Nutcache client: real 250 ms request timeouts (below the 600 ms delay faults), quick retries
+ * on the virtual clock, no client-side rate limit.
+ */
+export function suiteClient(sandbox: Sandbox, clock: Clock): NutcacheClient {
+  return new NutcacheClient({
+    baseUrl: sandbox.url,
+    organizationGuid: sandbox.organizationGuid,
+    credentials: sandbox.credentials,
+    clock,
+    rateLimit: new SlidingWindowLimiter({ perSecond: 100_000, perMinute: 1_000_000 }, clock),
+    retry: { maxAttempts: 3, baseDelayMs: 200 },
+    requestTimeoutMs: 250,
+  });
 }
 
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
