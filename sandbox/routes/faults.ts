@@ -78,7 +78,7 @@ export async function streamOversized(
     const piece = chunk.subarray(0, Math.min(chunk.length, total - close.length - sent));
     sent += piece.length;
     state.counters.oversizedBytesSent += piece.length;
-    if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+    if (!res.write(piece)) await drainedOrClosed(res);
   }
   if (!res.destroyed) res.end(close);
 }
@@ -133,4 +133,16 @@ export function faultAnswer(
     return { status: s, headers: { 'content-type': 'text/html; charset=utf-8' }, body: htmlErrorPage(s) };
   }
   return undefined;
+}
+
+/** Waits until `res` can take more or was closed, leaving no listener behind (a long stream waits often). */
+function drainedOrClosed(res: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done).once('close', done);
+  });
 }
