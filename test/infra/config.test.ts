@@ -105,7 +105,7 @@ describe('deployment configuration', () => {
     ).toBe(true);
   });
 
-  describe('real-account limits (issue 9)', () => {
+  describe('limits a real account enforces', () => {
     const kmsKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const importedWithKey = {
       ...minimal,

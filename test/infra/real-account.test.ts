@@ -47,7 +47,7 @@ const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Actio
 const poller = functionByService('nutcache-cdc-poller-')[1];
 const syncNow = functionByService('sync-now-')[1];
 
-describe('defect 1: multivalued condition keys use a set operator and a Null check', () => {
+describe('multivalued condition keys use a set operator and a Null check', () => {
   it('lets the poller PutEvents for every entry whose source is ours, and not when the key is absent', () => {
     const put = statementsOf(poller).filter((s) => actions(s).includes('events:PutEvents'));
     expect(put).toHaveLength(1);
@@ -68,7 +68,7 @@ describe('defect 1: multivalued condition keys use a set operator and a Null che
   });
 });
 
-describe('defect 2: CloudWatch may publish alarms to the alarm topic', () => {
+describe('CloudWatch may publish alarms to the alarm topic', () => {
   const policy = ofType('AWS::SNS::TopicPolicy')[0]?.[1].Properties.PolicyDocument as {
     Statement: (Statement & { Principal: unknown })[];
   };
@@ -112,7 +112,7 @@ describe('defect 2: CloudWatch may publish alarms to the alarm topic', () => {
   });
 });
 
-describe('defect 3: EventBridge may reach every sync-rule target', () => {
+describe('EventBridge may reach every sync-rule target', () => {
   const ruleOf = (arn: string) =>
     ofType('AWS::Events::Rule').find(([, r]) => JSON.stringify(r.Properties.Targets).includes(arn));
 
@@ -201,7 +201,7 @@ describe('defect 3: EventBridge may reach every sync-rule target', () => {
   });
 });
 
-describe('defect 4: no reserved concurrency unless configured', () => {
+describe('no reserved concurrency unless configured', () => {
   it('reserves none by default, for the poller and sync-now', () => {
     for (const [, fn] of ofType('AWS::Lambda::Function')) {
       expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
@@ -230,7 +230,7 @@ describe('defect 4: no reserved concurrency unless configured', () => {
   });
 });
 
-describe('defect 5: nothing retained keeps a fixed name; account-global names are region-unique', () => {
+describe('nothing retained keeps a fixed name; account-global names are region-unique', () => {
   it('deletes the schedule group with the stack', () => {
     const groups = ofType('AWS::Scheduler::ScheduleGroup');
     expect(groups).toHaveLength(1);
@@ -244,7 +244,7 @@ describe('defect 5: nothing retained keeps a fixed name; account-global names ar
   });
 });
 
-describe('defect 6: an imported secret may be encrypted with a customer managed KMS key', () => {
+describe('an imported secret may be encrypted with a customer managed KMS key', () => {
   it('lets the poller decrypt with that key, through Secrets Manager only', () => {
     const decrypt = statementsOf(poller).filter((s) => actions(s).includes('kms:Decrypt'));
     expect(decrypt).toEqual([
@@ -271,7 +271,7 @@ describe('defect 6: an imported secret may be encrypted with a customer managed 
   });
 });
 
-describe('defect 7: the archive leaves its KMS key out instead of an empty identifier', () => {
+describe('the archive leaves its KMS key out instead of an empty identifier', () => {
   it('has no KmsKeyIdentifier', () => {
     const archives = ofType('AWS::Events::Archive');
     expect(archives).toHaveLength(1);
@@ -279,7 +279,7 @@ describe('defect 7: the archive leaves its KMS key out instead of an empty ident
   });
 });
 
-describe('defect 8: the stale alarm stays quiet during a quota back-off or while unconfigured', () => {
+describe('the stale alarm stays quiet during a quota back-off or while unconfigured', () => {
   const guid = '846E176E-7C4B-4BFD-A894-C98F2988927E';
   const stale = ofType('AWS::CloudWatch::Alarm').find(([, a]) =>
     String(a.Properties.AlarmName).endsWith(`-stale-${guid}`),
@@ -317,7 +317,7 @@ describe('defect 8: the stale alarm stays quiet during a quota back-off or while
   });
 });
 
-describe('defect 9: smaller', () => {
+describe('deployment order, least privilege, outputs and feature flags', () => {
   it('creates each schedule after its role’s policy', () => {
     const [policyId] =
       ofType('AWS::IAM::Policy').find(([id]) => id.startsWith('SchedulerRoleDefaultPolicy')) ?? [];
