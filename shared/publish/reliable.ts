@@ -40,14 +40,8 @@ import type {
 } from '../ports.ts';
 import { fullJitterDelay } from '../util/backoff.ts';
 import { packBatches } from '../util/batching.ts';
-import {
-  DEFAULT_MAX_ENTRY_BYTES,
-  entrySize,
-  eventIdOf,
-  InvalidBusEventError,
-  reduceOversizedEvent,
-  toBusEntry,
-} from './serialize.ts';
+import { type FittedEvent, fitEvent } from './fit.ts';
+import { DEFAULT_MAX_ENTRY_BYTES, eventIdOf, InvalidBusEventError } from './serialize.ts';
 
 /** EventBridge's PutEvents limit on entries per call. */
 export const MAX_ENTRIES_PER_PUT_EVENTS = 10;
@@ -268,36 +262,23 @@ export async function publishEvents(
   const items: Item[] = [];
   events.forEach((event, index) => {
     const eventId = eventIdOf(event);
-    let entry: BusEntry;
+    let fit: FittedEvent;
     try {
-      entry = toBusEntry(event);
+      fit = fitEvent(event, singleLimit, { log, metrics });
     } catch (error) {
       if (!(error instanceof InvalidBusEventError)) throw error;
       log.error('event cannot be serialised; dead-lettering it', { eventId, error: error.message });
       toDeadLetter.push({ index, event, reason: 'invalid', errorCode: 'InvalidArgument' });
       return;
     }
-    const size = entrySize(entry);
-    if (size <= singleLimit) {
-      items.push({ index, eventId, event, entry, size });
-      return;
-    }
-    const reduced = reduceOversizedEvent(event, singleLimit);
-    if (reduced) {
-      log.warn('event exceeds the bus entry limit; publishing it without before/after', {
-        eventId,
-        bytes: size,
-        reducedBytes: reduced.size,
-        limit: singleLimit,
-        droppedChanges: reduced.droppedChanges,
-      });
-      truncated.push(eventId);
-      items.push({ index, eventId, event: reduced.event, entry: reduced.entry, size: reduced.size });
+    if (fit.kind !== 'too-large') {
+      if (fit.kind === 'reduced') truncated.push(eventId);
+      items.push({ index, eventId, event: fit.event, entry: fit.entry, size: fit.size });
       return;
     }
     log.warn('event exceeds the bus entry limit even reduced; dead-lettering it', {
       eventId,
-      bytes: size,
+      bytes: fit.size,
       limit: singleLimit,
     });
     toDeadLetter.push({ index, event, reason: 'oversized', errorCode: 'EntryTooLarge' });
@@ -464,7 +445,6 @@ export async function publishEvents(
   if (metrics) {
     metrics.count('EventsPublished', published.length);
     metrics.count('EventsDeadLettered', deadLettered.length);
-    metrics.count('EventsTruncated', truncated.length);
     metrics.count('EventsFailed', failed.length);
     metrics.count('PutEventsCalls', putEventsCalls);
     metrics.count('PutEventsEntryRetries', retries);
