@@ -155,3 +155,18 @@ export function emptyCounts(): PollCounts {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
+
+/** The result of a poll that did not run (busy, deferred): nothing counted, nothing sent. */
+export function resultOfNoRun(options: PollOptions, outcome: PollOutcome, durationMs: number): PollResult {
+  return {
+    outcome,
+    organizationGuid: options.organizationGuid,
+    pollId: options.pollId ?? '',
+    pollNumber: 0,
+    counts: emptyCounts(),
+    nutcacheRequests: 0,
+    durationMs,
+    publishedEventIds: [],
+    listingComplete: false,
+  };
+}
