@@ -19,7 +19,7 @@ import type { Clock, DeadLetterSink } from '../ports.ts';
 import { fullJitterDelay } from '../util/backoff.ts';
 import { packBatches } from '../util/batching.ts';
 import { lineWriter } from './jsonl.ts';
-import { callErrorCode, isFatalError, isRetryableCallError } from './reliable.ts';
+import { callErrorCode, isFatalError, isRetryableCallError } from './retry-rules.ts';
 import { eventIdOf } from './serialize.ts';
 
 export type DeadLetterItem = Parameters<DeadLetterSink['put']>[0][number];

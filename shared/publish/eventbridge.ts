@@ -11,7 +11,7 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import type { BusEntry, BusEntryResult, EventBus } from '../ports.ts';
-import { MAX_ENTRIES_PER_PUT_EVENTS } from './reliable.ts';
+import { MAX_ENTRIES_PER_PUT_EVENTS } from './retry-rules.ts';
 
 export interface EventBridgeBusOptions {
   /** A client created once (module scope in a Lambda handler). */

@@ -1,0 +1,74 @@
+/**
+ * Phase: deliver the plan chunk by chunk (journal → publish → commit, see journal-publish-commit.ts),
+ * stopping at the deadline or at the first chunk that could not all be committed; snapshot writes that need
+ * no event are committed in chunks beside them. Ends by settling the index and the journal.
+ */
+import type { JournalEntry, StoredSnapshot } from '../../ports.ts';
+import type { JournalPublishCommit } from '../journal-publish-commit.ts';
+import { type PollRun, pastDeadline, type Stop } from '../poll-run.ts';
+import type { PlannedChange } from './plan-changes.ts';
+
+const DEFAULT_CHUNK_SIZE = 500;
+
+export async function deliver(
+  run: PollRun,
+  plan: AsyncIterable<PlannedChange>,
+  delivery: JournalPublishCommit,
+): Promise<Stop | undefined> {
+  const chunkSize = run.options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const silent = new SilentWrites();
+  let chunk: JournalEntry[] = [];
+  let stop: Stop | undefined;
+  for await (const planned of plan) {
+    if (planned.kind === 'event') chunk.push(planned.entry);
+    else silent.add(planned);
+    if (silent.size >= chunkSize) await silent.flush(delivery);
+    if (chunk.length >= chunkSize) {
+      stop = await deliverChunk(run, chunk, delivery);
+      if (stop) break;
+      chunk = [];
+    }
+  }
+  if (!stop) stop = await deliverChunk(run, chunk, delivery);
+  await silent.flush(delivery);
+  await delivery.settle();
+  return stop;
+}
+
+async function deliverChunk(
+  run: PollRun,
+  chunk: readonly JournalEntry[],
+  delivery: JournalPublishCommit,
+): Promise<Stop | undefined> {
+  if (chunk.length === 0) return undefined;
+  if (pastDeadline(run)) {
+    run.deps.log.warn(
+      'deadline reached before every change was published; the rest is redone next poll',
+      run.runLog,
+    );
+    return { outcome: 'deadline' };
+  }
+  if (await delivery.deliver(chunk)) return undefined;
+  return { outcome: 'partial', error: 'some events could not be published' };
+}
+
+/** Snapshot writes that need no event, committed a chunk at a time. */
+class SilentWrites {
+  #puts: StoredSnapshot[] = [];
+  #deletes: number[] = [];
+
+  get size(): number {
+    return this.#puts.length + this.#deletes.length;
+  }
+
+  add(planned: Exclude<PlannedChange, { kind: 'event' }>): void {
+    if (planned.kind === 'silent-put') this.#puts.push(planned.snapshot);
+    else this.#deletes.push(planned.customerId);
+  }
+
+  async flush(delivery: JournalPublishCommit): Promise<void> {
+    await delivery.commitSilent(this.#puts, this.#deletes);
+    this.#puts = [];
+    this.#deletes = [];
+  }
+}
