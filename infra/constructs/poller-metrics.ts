@@ -9,10 +9,9 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { METRICS_NAMESPACE } from './nutcache-function.ts';
+import { METRICS_NAMESPACE, POLLER_SERVICE_NAME } from '../../shared/config/metrics.ts';
 
-/** The poller's Powertools service name (the `service` dimension); functions/poller.ts sets the same. */
-export const POLLER_SERVICE_NAME = 'nutcache-cdc-poller';
+export { POLLER_SERVICE_NAME };
 
 export const POLLER_METRIC_NAMES = [
   'PollSucceeded',

@@ -8,8 +8,6 @@
  * `WebhookSubscriptionDisabled` metric; alarms watch that metric, the dead-letter queue and the age of the
  * oldest queued event. docs/webhooks.md explains re-enabling and redriving.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,13 +16,14 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { METRICS_NAMESPACE } from '../../shared/config/metrics.ts';
 import { WEBHOOK_DELIVERY_ENV } from '../../shared/webhooks/aws-adapters.ts';
 import { checkDeliveryUrl, MAX_DELIVERY_ATTEMPTS } from '../../shared/webhooks/http.ts';
+import { functionEntry } from '../paths.ts';
 import { alarmNamePrefix } from './alarms.ts';
-import { METRICS_NAMESPACE, NutcacheFunction } from './nutcache-function.ts';
+import { NutcacheFunction } from './nutcache-function.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const WEBHOOK_DELIVERY_ENTRY = resolve(REPO_ROOT, 'functions/webhook-delivery.ts');
+export const WEBHOOK_DELIVERY_ENTRY = functionEntry('webhook-delivery.ts');
 /** Prefix of the delivery functions' Powertools service name (`webhook-delivery-<environment>`). */
 export const WEBHOOK_DELIVERY_SERVICE = 'webhook-delivery';
 /** The delivery function's service name (the `service` metric dimension) in one environment. */

@@ -6,8 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import {
   Annotations,
   ArnFormat,
@@ -47,11 +46,11 @@ import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcac
 import { POLLER_SERVICE_NAME, type PollerMetricName, PollerMetrics } from '../constructs/poller-metrics.ts';
 import { SyncNowEndpoint } from '../constructs/sync-now-endpoint.ts';
 import { anomalyEventSchema, customerChangeEventSchema, type EventSchemaDocument } from '../event-schemas.ts';
+import { functionEntry, REPO_ROOT } from '../paths.ts';
 
-/** The repository root (this file is infra/stacks/…). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export { REPO_ROOT } from '../paths.ts';
 /** The poller handler the stack deploys unless told otherwise. */
-export const DEFAULT_POLLER_ENTRY = resolve(REPO_ROOT, 'functions/poller.ts');
+export const DEFAULT_POLLER_ENTRY = functionEntry('poller.ts');
 
 /** How long one poll may run: the handler stops about 20 s before the function timeout. */
 /** Lambda's maximum: at 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md). */
