@@ -25,6 +25,7 @@ import {
 } from '../../shared/rules/compile.ts';
 import type { SyncRuleFilter, SyncRuleSpec } from '../../shared/rules/model.ts';
 import { alarmNamePrefix, queueNotEmptyAlarm } from './alarms.ts';
+import { onlyForResource } from './conditions.ts';
 import { importSecretByArn } from './imported-secret.ts';
 import { terminalQueue } from './queues.ts';
 import { WebhookSubscription } from './webhook-subscription.ts';
@@ -204,9 +205,7 @@ export class CustomerSyncRule extends Construct {
     return new iam.Role(this, 'TargetRole', {
       description: `Assumed by EventBridge to deliver the events of sync rule ${this.ruleName}`,
       assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.ruleArn },
-        },
+        conditions: onlyForResource(Stack.of(this).account, this.ruleArn),
       }),
     });
   }

@@ -8,6 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { alarmNamePrefix } from '../constructs/alarms.ts';
+import { sourceAccountIs, sourceArnIs } from '../constructs/conditions.ts';
 
 const CLOUDWATCH = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
 
@@ -26,8 +27,8 @@ export function createAlarmTopic(stack: Stack, environmentName: string, email: s
       actions: ['sns:Publish'],
       resources: [topic.topicArn],
       conditions: {
-        StringEquals: { 'aws:SourceAccount': stack.account },
-        ArnLike: { 'aws:SourceArn': environmentAlarmsArn(stack, environmentName) },
+        StringEquals: sourceAccountIs(stack.account),
+        ArnLike: sourceArnIs(environmentAlarmsArn(stack, environmentName)),
       },
     }),
   );
@@ -49,7 +50,7 @@ function alarmTopicKey(stack: Stack): kms.Key {
       principals: [CLOUDWATCH],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
-      conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      conditions: { StringEquals: sourceAccountIs(stack.account) },
     }),
   );
   return key;

@@ -8,6 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import type { NutcacheCdcConfig } from '../config.ts';
+import { onlyForResource } from '../constructs/conditions.ts';
 
 export interface Scheduling {
   readonly scheduleGroup: scheduler.ScheduleGroup;
@@ -40,12 +41,7 @@ export function createScheduling(stack: Stack, environmentName: string): Schedul
   const schedulerRole = new iam.Role(stack, 'SchedulerRole', {
     description: 'Assumed by EventBridge Scheduler to invoke the nutcache-cdc poller',
     assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-      conditions: {
-        StringEquals: {
-          'aws:SourceAccount': stack.account,
-          'aws:SourceArn': scheduleGroup.scheduleGroupArn,
-        },
-      },
+      conditions: onlyForResource(stack.account, scheduleGroup.scheduleGroupArn),
     }),
   });
   return { scheduleGroup, schedulerRole };
