@@ -1,12 +1,14 @@
 /**
- * `npm run bench [-- --sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--out <file>]`
+ * `npm run bench [-- --sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--heap-mb 256] [--out <file>]`
  *
  * Polls the sandbox Nutcache API (rate limits off, no latency) through the real NutcacheClient, into the
  * DynamoDB snapshot store on an embedded DynamoDB (dynalite), publishing to a counting in-process bus.
  * For each size N: an "all new" first poll, a fetch-only baseline (list and parse, no diffing), an
  * "unchanged" poll, and a "1% changed" poll. Every measured step runs in a fresh child process (so peak
- * RSS is the poller's alone); the sandbox and dynalite live in this process. Prints a table with each
- * count beside its floor and writes bench/results/latest.json. See docs/performance.md.
+ * RSS is the poller's alone); the sandbox and dynalite live in this process. The child's V8 heap is sized
+ * as on a machine with the poller's memory (`--heap-mb`, see shared/engine/memory-fit.ts; 0 keeps the
+ * default of this machine). Prints a table with each count beside its floor, the peak RSS per size against
+ * the memory model, and writes bench/results/latest.json. See docs/performance.md.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,13 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startSandbox } from '../sandbox/server.ts';
+import {
+  BASELINE_MB,
+  DEFAULT_POLLER_MEMORY_MB,
+  PEAK_BYTES_PER_CUSTOMER,
+  peakMemoryMb,
+  v8OldSpaceMb,
+} from '../shared/engine/memory-fit.ts';
 import { createTable } from '../shared/store/create-table.ts';
 import { startLocalDynamo } from '../shared/store/local-dynamo.ts';
 import { type BundleReport, measureBundle } from './bundle.ts';
@@ -29,6 +38,12 @@ const root = resolve(here, '..');
 /** Index entry of one customer: the smallest state an unchanged poll must read (id + 64-bit hash). */
 const INDEX_BYTES_PER_CUSTOMER = 16;
 const READ_UNIT_BYTES = 4096;
+/** The issue's target for the all-new poll of 100,000 customers (half the poller's 512 MB). */
+const ALL_NEW_PEAK_TARGET_MB = 256;
+const ALL_NEW_PEAK_TARGET_SIZE = 100_000;
+
+/** V8 old-space limit of the poll processes (MB); 0 = V8's default for this machine. */
+let childHeapMb = v8OldSpaceMb(DEFAULT_POLLER_MEMORY_MB);
 
 type Scenario = 'all new' | 'fetch-only' | 'unchanged' | '1% changed';
 
@@ -55,7 +70,12 @@ interface Row {
 function runChild(task: ChildTask): Promise<ChildResult> {
   return new Promise((resolvePromise, reject) => {
     const child = fork(resolve(here, 'child.ts'), [], {
-      execArgv: ['--no-warnings', '--import', 'tsx'],
+      execArgv: [
+        '--no-warnings',
+        ...(childHeapMb > 0 ? [`--max-old-space-size=${childHeapMb}`] : []),
+        '--import',
+        'tsx',
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let answer: ChildResult | undefined;
@@ -203,6 +223,31 @@ function withFloor(actual: number | undefined, floor: number): string {
   return `${int(a)} (${int(floor)}, ${(actual / floor).toFixed(2)}×)`;
 }
 
+/** Peak RSS of each size's steps, and the growth per customer of the all-new poll between sizes. */
+function peakSummary(rows: readonly Row[]): string[] {
+  const sizes = [...new Set(rows.map((r) => r.size))];
+  const peak = (size: number, scenario: Scenario) =>
+    rows.find((r) => r.size === size && r.scenario === scenario)?.result.peakRssMb;
+  const lines = sizes.map((size) => {
+    const parts = (['all new', 'unchanged', '1% changed', 'fetch-only'] as const).map(
+      (scenario) => `${scenario} ${(peak(size, scenario) ?? Number.NaN).toFixed(0)}`,
+    );
+    return `  N=${int(size)}: ${parts.join(', ')} MB`;
+  });
+  const [small, large] = [sizes[0], sizes.at(-1)];
+  const low = small === undefined ? undefined : peak(small, 'all new');
+  const high = large === undefined ? undefined : peak(large, 'all new');
+  if (small !== undefined && large !== undefined && large > small && low && high) {
+    const perCustomer = ((high - low) * 2 ** 20) / (large - small);
+    lines.push(
+      `  all new, ${int(small)} → ${int(large)}: ${int(perCustomer)} bytes per customer at peak ` +
+        `(memory model: ${BASELINE_MB} MB + ${PEAK_BYTES_PER_CUSTOMER} B per customer)`,
+    );
+  }
+  const heap = childHeapMb > 0 ? `--max-old-space-size=${childHeapMb}` : "V8's default for this machine";
+  return [`Peak RSS of the poll process (VmHWM; heap: ${heap}):`, ...lines];
+}
+
 function table(rows: readonly Row[]): string {
   const header = [
     'N',
@@ -287,6 +332,23 @@ function checkTargets(rows: readonly Row[], bundle: BundleReport | undefined): T
       met: u.peakRssMb < 300,
     });
   }
+  const allNew = rows.find((r) => r.size === ALL_NEW_PEAK_TARGET_SIZE && r.scenario === 'all new');
+  if (allNew) {
+    const peak = allNew.result.peakRssMb;
+    checks.push({
+      target: `all-new poll of ${int(ALL_NEW_PEAK_TARGET_SIZE)}: peak RSS < ${ALL_NEW_PEAK_TARGET_MB} MB`,
+      measured: `${peak.toFixed(0)} MB`,
+      met: peak < ALL_NEW_PEAK_TARGET_MB,
+    });
+  }
+  for (const row of rows.filter((r) => r.scenario === 'all new')) {
+    const model = peakMemoryMb(row.size);
+    checks.push({
+      target: `all-new poll of ${int(row.size)}: peak RSS within the memory model (${model.toFixed(0)} MB)`,
+      measured: `${row.result.peakRssMb.toFixed(0)} MB`,
+      met: row.result.peakRssMb <= model,
+    });
+  }
   if (changed) {
     const c = changed.result;
     const events = c.eventsPublished ?? 0;
@@ -324,13 +386,14 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: '1000,10000,100000' },
       'no-bundle': { type: 'boolean', default: false },
       repeats: { type: 'string', default: '3' },
+      'heap-mb': { type: 'string', default: String(childHeapMb) },
       out: { type: 'string', default: resolve(root, 'bench/results/latest.json') },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--out file.json]\n',
+      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--heap-mb 256] [--out file.json]\n',
     );
     return;
   }
@@ -341,6 +404,9 @@ async function main(): Promise<void> {
   }
   const repeats = Number(values.repeats);
   if (!Number.isSafeInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
+  childHeapMb = Number(values['heap-mb']);
+  if (!Number.isSafeInteger(childHeapMb) || childHeapMb < 0)
+    throw new Error('--heap-mb must be 0 (V8 default) or a whole number of MB');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const started = Date.now();
   log(`nutcache-cdc benchmark: sizes ${sizes.map(int).join(', ')}`);
@@ -369,6 +435,8 @@ async function main(): Promise<void> {
           '',
         ]
       : []),
+    ...peakSummary(rows),
+    '',
     'Targets:',
     ...checks.map((c) => `  ${c.met ? 'met ' : 'MISS'}  ${c.target}: ${c.measured}`),
     '',
@@ -389,6 +457,7 @@ async function main(): Promise<void> {
           node: process.version,
         },
         sizes,
+        childHeapMb,
         rows: rows.map((r) => ({
           size: r.size,
           scenario: r.scenario,

@@ -11,24 +11,18 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { ENV, type PollerInput } from '../shared/config/env.ts';
-import { powertoolsMetricsSink } from '../shared/webhooks/aws-adapters.ts';
+import { ENV, METRICS_NAMESPACE, type PollerInput, requireEnv } from '../shared/config/env.ts';
+import { powertoolsMetricsSink } from '../shared/runtime/powertools.ts';
+import { signingSecretOnContext } from '../shared/runtime/signing-secrets.ts';
 import { DynamoDbReplayGuard } from '../shared/webhooks/replay-guard.ts';
 import { parseSigningSecrets } from '../shared/webhooks/signing.ts';
-import { handleSyncNow, organizationGuidsFromEnv } from '../shared/webhooks/sync-now.ts';
-
-function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
+import { handleSyncNowEvent, organizationGuidsFromEnv } from '../shared/webhooks/sync-now.ts';
 
 // `sync-now-<environment>` (set by the SyncNowEndpoint construct).
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'sync-now';
 const logger = new Logger({ serviceName });
-const metrics = new Metrics({ namespace: 'NutcacheCdc', serviceName });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
 const lambda = new LambdaClient({});
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const replay = new DynamoDbReplayGuard(documents, requireEnv(ENV.tableName));
@@ -54,33 +48,20 @@ const syncNow = async (
   context: SyncNowContext,
 ): Promise<APIGatewayProxyResultV2> => {
   const secrets = parseSigningSecrets(context.inboundSecret);
-  const body = event.body
-    ? event.isBase64Encoded
-      ? Buffer.from(event.body, 'base64').toString('utf8')
-      : event.body
-    : '';
-  return handleSyncNow(
-    { method: event.requestContext.http.method, headers: event.headers, body },
-    {
-      secrets: async () => secrets,
-      replay,
-      organizations,
-      startRun,
-      now: Date.now,
-      log: logger,
-      metrics: metricsSink,
-    },
-  );
+  // The event is parsed, not trusted: one without headers or request context is a 400, not a throw.
+  return handleSyncNowEvent(event, {
+    secrets: async () => secrets,
+    replay,
+    organizations,
+    startRun,
+    now: Date.now,
+    log: logger,
+    metrics: metricsSink,
+  });
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
-  .use(
-    secretsManager({
-      fetchData: { inboundSecret: requireEnv(ENV.inboundWebhookSecretArn) },
-      setToContext: true,
-      cacheExpiry: 5 * 60 * 1000,
-    }),
-  )
+  .use(signingSecretOnContext('inboundSecret', requireEnv(ENV.inboundWebhookSecretArn)))
   .handler(syncNow);

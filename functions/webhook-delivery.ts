@@ -11,24 +11,18 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import secretsManager from '@middy/secrets-manager';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ENV } from '../shared/config/env.ts';
+import { ENV, METRICS_NAMESPACE, requireEnv } from '../shared/config/env.ts';
+import { powertoolsMetricsSink } from '../shared/runtime/powertools.ts';
+import { signingSecretOnContext } from '../shared/runtime/signing-secrets.ts';
 import {
   EventSourceMappingSwitch,
-  powertoolsMetricsSink,
   sqsVisibilityChanger,
   WEBHOOK_DELIVERY_ENV,
 } from '../shared/webhooks/aws-adapters.ts';
 import { checkDeliveryUrl } from '../shared/webhooks/http.ts';
 import { deliverQueuedMessage } from '../shared/webhooks/queued-delivery.ts';
 import { parseSigningSecrets } from '../shared/webhooks/signing.ts';
-
-function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
 
 const subscriptionName = process.env[WEBHOOK_DELIVERY_ENV.subscriptionName] ?? 'default';
 // `webhook-delivery-<environment>` (set by the WebhookSubscription construct): environments sharing an
@@ -41,7 +35,7 @@ const logger = new Logger({
 // A default dimension, not addDimension: Powertools clears added dimensions after each flush, so they would
 // be missing from every warm invocation (and the alarm on {service, Subscription} would never fire).
 const metrics = new Metrics({
-  namespace: 'NutcacheCdc',
+  namespace: METRICS_NAMESPACE,
   serviceName,
   defaultDimensions: { Subscription: subscriptionName },
 });
@@ -101,12 +95,5 @@ const deliver = async (event: SQSEvent, context: DeliveryContext) => {
 export const handler = middy<SQSEvent>()
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics))
-  .use(
-    secretsManager({
-      fetchData: { webhookSecret: requireEnv(ENV.webhookSecretArn) },
-      setToContext: true,
-      // Re-read every 5 minutes so a rotation (a second secret added) is picked up.
-      cacheExpiry: 5 * 60 * 1000,
-    }),
-  )
+  .use(signingSecretOnContext('webhookSecret', requireEnv(ENV.webhookSecretArn)))
   .handler(deliver);

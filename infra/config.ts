@@ -6,6 +6,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import {
+  DEFAULT_POLLER_MEMORY_MB,
+  HEADROOM,
+  MAX_POLLER_MEMORY_MB,
+  MIN_POLLER_MEMORY_MB,
+  maxCustomersForMemory,
+  memoryMbForCustomers,
+} from '../shared/engine/memory-fit.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 import { DEFAULT_RATE_LIMIT } from '../shared/nutcache/rate-limiter.ts';
 import { DEFAULT_DAILY_BUDGET, PAGE_SIZE } from '../shared/quota/budget.ts';
@@ -139,6 +147,13 @@ export const configSchema = z
       .min(1, 'must be at least 1')
       .max(DEFAULT_DAILY_BUDGET, `must not exceed Nutcache's daily quota of ${DEFAULT_DAILY_BUDGET}`)
       .default(DEFAULT_DAILY_BUDGET),
+    /** Memory of the poller function (MB); an organization's expectedCustomers must fit it (docs/performance.md). */
+    pollerMemoryMb: z
+      .number()
+      .int('must be a whole number of MB')
+      .min(MIN_POLLER_MEMORY_MB, `must be at least ${MIN_POLLER_MEMORY_MB} MB (Lambda's minimum)`)
+      .max(MAX_POLLER_MEMORY_MB, `must be at most ${MAX_POLLER_MEMORY_MB} MB (Lambda's maximum)`)
+      .default(DEFAULT_POLLER_MEMORY_MB),
     /**
      * Reserved concurrency of the poller (at most this many copies run at once). Unset by default: a
      * reservation fails the first deploy on an account whose concurrency quota is small (new accounts may
@@ -189,6 +204,14 @@ export const configSchema = z
             message: `a full listing of ${org.expectedCustomers} customers takes about ${Math.ceil(minutes)} minutes at this API key's rate, more than the poller's ${MAX_LISTING_MINUTES} minutes`,
           });
         }
+      }
+      const memoryIssue = pollerMemoryIssue(org.expectedCustomers, config.pollerMemoryMb);
+      if (memoryIssue) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organizations', index, 'expectedCustomers'],
+          message: memoryIssue,
+        });
       }
       const guid = org.organizationGuid.toLowerCase();
       if (seen.has(guid)) {
@@ -265,6 +288,12 @@ function checkEnvironmentSize(
 export const MAX_ORGANIZATIONS_PER_API_KEY = 4;
 /** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
 export const MAX_LISTING_MINUTES = 13;
+
+/** Why an organization of `customers` does not fit a poller of `memoryMb`, or undefined when it fits. */
+function pollerMemoryIssue(customers: number | undefined, memoryMb: number): string | undefined {
+  if (customers === undefined || customers <= maxCustomersForMemory(memoryMb)) return undefined;
+  return `a poll of ${customers} customers does not fit the poller's memory with ${HEADROOM * 100}% headroom: "pollerMemoryMb" is ${memoryMb}, which fits at most ${maxCustomersForMemory(memoryMb)} customers; set "pollerMemoryMb" to at least ${memoryMbForCustomers(customers)}`;
+}
 
 /**
  * The request rate one organization gets when `sharing` organizations poll with the same API key: its share

@@ -80,7 +80,52 @@ export interface MutateFault {
   readonly run: () => void;
 }
 
-export type FaultAction = StatusFault | HtmlFault | TruncatedFault | ResetFault | DelayFault | MutateFault;
+/**
+ * A hostile answer: a 200 whose JSON body opens and then never ends (padding streamed with backpressure
+ * until the client goes away), or ends after `bytes` bytes. `declareLength` announces the full size in
+ * `Content-Length` (a 400 MB page) instead of streaming it chunked.
+ */
+export interface OversizedFault {
+  readonly kind: 'oversized';
+  /** Total bytes to send (default: endless). */
+  readonly bytes?: number;
+  readonly declareLength?: boolean;
+}
+
+/** How a reflecting server spells what it reflects. */
+export type ReflectEncoding = 'raw' | 'percent' | 'html' | 'base64';
+
+/**
+ * A hostile answer that reflects the request's `Authorization` header, and the credentials a nut-basic
+ * header carries (`apiKey:username:password`), back at the client: in the `navigation-next` link of a
+ * listing page (path and query), or in the body of an error answer (`status`, default 400). The reflected
+ * request then appears in the sandbox's own request log: it is the hostile server's log, not the client's.
+ */
+export interface ReflectFault {
+  readonly kind: 'reflect';
+  readonly into: 'next-link' | 'body';
+  readonly encoding?: ReflectEncoding;
+  readonly status?: number;
+}
+
+export type FaultAction =
+  | StatusFault
+  | HtmlFault
+  | TruncatedFault
+  | ResetFault
+  | DelayFault
+  | MutateFault
+  | OversizedFault
+  | ReflectFault;
+
+/** Faults that answer in place of the real answer (at most one fires per request). */
+const ANSWERING_KINDS: ReadonlySet<FaultAction['kind']> = new Set([
+  'status',
+  'html',
+  'reset',
+  'oversized',
+  'reflect',
+]);
 
 /** A fault: an action, the requests it matches, and how often it fires. */
 export type FaultSpec = FaultAction & FaultMatch & FaultTrigger;
@@ -134,7 +179,7 @@ export class FaultRegistry {
 
   /**
    * The actions that fire for this request, in registration order; exhausted faults are removed.
-   * At most one answer-replacing fault (status, html, reset) and one truncation fire per request: once one
+   * At most one answer-replacing fault (status, html, reset, oversized, reflect) and one truncation fire per request: once one
    * has fired, later faults of that sort are not consulted (they keep their count for the next request).
    * Delays and mutations all fire.
    */
@@ -144,7 +189,7 @@ export class FaultRegistry {
     let truncated = false;
     for (const entry of [...this.#entries]) {
       const kind = entry.spec.kind;
-      const replaces = kind === 'status' || kind === 'html' || kind === 'reset';
+      const replaces = ANSWERING_KINDS.has(kind);
       if ((replaces && answered) || (kind === 'truncated' && truncated)) continue;
       if (!matches(entry.spec, facts)) continue;
       if (entry.fire(this.#random)) {
@@ -193,6 +238,9 @@ function validate(spec: FaultSpec): void {
   const p = spec.probability ?? 1;
   if (!(p > 0 && p <= 1)) throw new Error(`fault 'probability' must be in (0, 1], got ${p}`);
   if (spec.kind === 'delay' && !(spec.ms >= 0)) throw new Error('delay fault needs ms >= 0');
+  if (spec.kind === 'oversized' && spec.bytes !== undefined && !(spec.bytes >= 0)) {
+    throw new Error('oversized fault needs bytes >= 0');
+  }
   if (spec.kind === 'truncated') {
     const f = spec.fraction ?? 0.5;
     if (!(f >= 0 && f < 1)) throw new Error('truncated fault needs 0 <= fraction < 1');
@@ -216,6 +264,28 @@ function matches(spec: FaultSpec, facts: RequestFacts): boolean {
     return want === facts.path || want === facts.route;
   }
   return true;
+}
+
+/** What a reflecting server echoes: the Authorization value and, for nut-basic, the credentials in it. */
+export function reflectedText(authorization: string | undefined): string {
+  if (!authorization) return '';
+  const basic = /^\s*nut-basic\s+(\S+)\s*$/i.exec(authorization);
+  const decoded = basic?.[1] ? Buffer.from(basic[1], 'base64').toString('utf8') : '';
+  return decoded ? `${authorization} ${decoded}` : authorization;
+}
+
+/** `text` spelled as a reflecting server might: as is, percent-encoded, HTML-escaped or base64. */
+export function encodeReflection(text: string, encoding: ReflectEncoding): string {
+  switch (encoding) {
+    case 'raw':
+      return text;
+    case 'percent':
+      return encodeURIComponent(text);
+    case 'html':
+      return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    case 'base64':
+      return Buffer.from(text, 'utf8').toString('base64');
+  }
 }
 
 /** `Retry-After` header value for a status fault. */

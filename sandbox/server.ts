@@ -22,13 +22,17 @@ import {
 } from './data.ts';
 import {
   applyKeyCasing,
+  encodeReflection,
   type FaultAction,
   type FaultHandle,
   FaultRegistry,
   type FaultSpec,
   htmlErrorPage,
   type KeyCasing,
+  type OversizedFault,
+  type ReflectFault,
   type RequestFacts,
+  reflectedText,
   retryAfterHeader,
 } from './faults.ts';
 import { type RateLimits, SlidingWindowLimiter } from './rate-limit.ts';
@@ -114,6 +118,8 @@ export interface SandboxStats {
   readonly tokensIssued: number;
   /** Faults that fired. */
   readonly faultsFired: number;
+  /** Bytes of `oversized` fault bodies written (an endless body stops when the client goes away). */
+  readonly oversizedBytesSent: number;
 }
 
 export interface RequestLogEntry {
@@ -311,6 +317,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throttled: 0,
     tokensIssued: 0,
     faultsFired: 0,
+    oversizedBytesSent: 0,
   };
   const resetCounters = (): void => {
     counters.requests = 0;
@@ -320,6 +327,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     counters.throttled = 0;
     counters.tokensIssued = 0;
     counters.faultsFired = 0;
+    counters.oversizedBytesSent = 0;
     limiter.resetPeaks();
     log = [];
   };
@@ -436,12 +444,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return { page, limit };
   };
 
-  const listing = (org: Organization, page: number, limit: number): Answer => {
+  /** A listing page; `nextHref` replaces the navigation-next link (a reflecting fault's hostile link). */
+  const listing = (org: Organization, page: number, limit: number, nextHref?: string): Answer => {
     const offset = (page - 1) * limit;
     const records = org.store.slice(offset, limit);
     const links: JsonValue[] = [];
-    if (offset + limit < org.store.size) {
-      links.push({ href: `customers?limit=${limit}&page=${page + 1}`, rel: 'navigation-next', type: 'GET' });
+    if (nextHref !== undefined || offset + limit < org.store.size) {
+      const href = nextHref ?? `customers?limit=${limit}&page=${page + 1}`;
+      links.push({ href, rel: 'navigation-next', type: 'GET' });
     }
     if (page > 1) {
       links.push({
@@ -529,6 +539,46 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       'content-length': String(Buffer.byteLength(answer.body)),
     });
     res.end(answer.body);
+  };
+
+  /** An `oversized` fault: `{"customers":[`, then padding with backpressure until `bytes` or the client leaves. */
+  const streamOversized = async (res: ServerResponse, fault: OversizedFault): Promise<void> => {
+    const open = '{"customers":[';
+    const close = ']}';
+    const total = fault.bytes ?? Number.POSITIVE_INFINITY;
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+    if (fault.declareLength && Number.isFinite(total)) headers['content-length'] = String(total);
+    res.writeHead(200, headers);
+    res.write(open);
+    let sent = open.length;
+    const chunk = Buffer.alloc(64 * 1024, ' ');
+    while (!res.destroyed && sent + close.length < total) {
+      const piece = chunk.subarray(0, Math.min(chunk.length, total - close.length - sent));
+      sent += piece.length;
+      counters.oversizedBytesSent += piece.length;
+      if (!res.write(piece))
+        await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+    }
+    if (!res.destroyed) res.end(close);
+  };
+
+  /** A `reflect` fault: the request's Authorization (and the credentials in it) echoed back at the client. */
+  const reflectAnswer = (
+    fault: ReflectFault,
+    authorization: string | undefined,
+    listed: { org: Organization; page: number; limit: number } | undefined,
+  ): Answer => {
+    const echo = encodeReflection(reflectedText(authorization), fault.encoding ?? 'raw');
+    if (fault.into === 'next-link' && listed) {
+      const { org, page, limit } = listed;
+      return listing(org, page, limit, `customers/${echo}?limit=${limit}&page=${page + 1}&echo=${echo}`);
+    }
+    const status = fault.status ?? 400;
+    if (fault.encoding === 'html') {
+      const body = `<!DOCTYPE html><html><body><h1>Bad request</h1><p>${echo}</p></body></html>`;
+      return { status, headers: { 'content-type': 'text/html; charset=utf-8' }, body };
+    }
+    return json(status, { message: `No HTTP resource was found that matches the request '${echo}'.` });
   };
 
   const problemAnswer = (p: HttpProblem): Answer => {
@@ -628,6 +678,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         } else terminal ??= action;
       }
 
+      if (terminal?.kind === 'oversized') {
+        await sleep(latencyMs);
+        status = 200;
+        await streamOversized(res, terminal);
+        finish();
+        return;
+      }
       if (terminal?.kind === 'reset') {
         await sleep(latencyMs);
         status = 0;
@@ -646,6 +703,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
               body: terminal.body,
             }
           : json(terminal.status, { message: 'An error has occurred.' }, headers);
+      } else if (terminal?.kind === 'reflect') {
+        const listed = route === 'customers' && org ? { org, page: page ?? 1, limit } : undefined;
+        answer = reflectAnswer(terminal, req.headers.authorization, listed);
       } else if (terminal?.kind === 'html') {
         const s = terminal.status ?? 500;
         answer = {
@@ -789,6 +849,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         peakPerMinute: limiter.peakPerMinute,
         tokensIssued: counters.tokensIssued,
         faultsFired: counters.faultsFired,
+        oversizedBytesSent: counters.oversizedBytesSent,
       };
     },
     resetStats: resetCounters,

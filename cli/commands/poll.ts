@@ -2,13 +2,16 @@
  * `nutcache-cdc poll` (and `resync`): one poll of one organization, or a poll every `--interval` seconds
  * with `--watch`. See `nutcache-cdc poll --help`.
  */
-import { parseArgs } from 'node:util';
-import type { PollResult } from '../../shared/engine/poll.ts';
+import type { PollOptions, PollResult } from '../../shared/engine/poll.ts';
+import type { NutcacheClient } from '../../shared/nutcache/client.ts';
 import { NutcacheAuthError } from '../../shared/nutcache/errors.ts';
-import { apiKeyId, expectedPollCost, nextPollDelay, utcDay } from '../../shared/quota/budget.ts';
-import { pollWithCredentials } from '../../shared/runtime/poller-service.ts';
+import type { NutcacheSecret } from '../../shared/nutcache/secret.ts';
+import { apiKeyId, DEFAULT_DAILY_BUDGET, type QuotaStore, utcDay } from '../../shared/quota/budget.ts';
+import { delayAfterPoll, throttlesSince } from '../../shared/quota/policy.ts';
+import { type PollerServiceDeps, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 import { createCliLog } from '../lib/log.ts';
 import { createClient, loadCredentials, openPublishing, openStore } from '../lib/runtime.ts';
 
@@ -42,7 +45,7 @@ Events:
 Behaviour:
   --initial-events MODE     what the first poll emits: snapshot (default) or none
   --allow-mass-deletion     let deletions held by the mass-deletion guard through
-  --daily-budget N          Nutcache requests a day for this API key (default 20000)
+  --daily-budget N          Nutcache requests a day for this API key (default ${DEFAULT_DAILY_BUDGET})
   --watch                   poll again and again (Ctrl-C stops)
   --interval SECONDS        pause between polls with --watch (default 300; lengthened under 429s or a low budget)
   --verbose                 log progress details on stderr
@@ -128,36 +131,68 @@ export function exitCodeOf(result: PollResult): number {
   }
 }
 
-export async function runPollCommand(argv: string[], command: 'poll' | 'resync'): Promise<number> {
-  let values: ReturnType<
-    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true }>
-  >['values'];
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true }));
-  } catch (error) {
-    process.stderr.write(`nutcache-cdc ${command}: ${(error as Error).message}\n`);
-    return EXIT.usage;
-  }
-  if (values.help) {
-    process.stdout.write(help(command));
-    return EXIT.ok;
-  }
-  let intervalMs: number;
-  let dailyBudget: number;
-  try {
-    intervalMs = positiveInt('interval', values.interval, 300) * 1000;
-    dailyBudget = positiveInt('daily-budget', values['daily-budget'], 20_000);
-    if (values['initial-events'] && !['snapshot', 'none'].includes(values['initial-events'])) {
-      throw new UsageError(`--initial-events must be snapshot or none, got '${values['initial-events']}'`);
-    }
-    if (values['auth-scheme'] && !['nut-basic', 'bearer'].includes(values['auth-scheme'])) {
-      throw new UsageError(`--auth-scheme must be nut-basic or bearer, got '${values['auth-scheme']}'`);
-    }
-  } catch (error) {
-    process.stderr.write(`nutcache-cdc ${command}: ${(error as Error).message}\n`);
-    return EXIT.usage;
-  }
+type PollValues = OptionValues<typeof OPTIONS>;
 
+interface PollSettings {
+  readonly intervalMs: number;
+  readonly dailyBudget: number;
+}
+
+/** The numbers and choices of the command line, checked (throws UsageError). */
+function pollSettings(values: PollValues): PollSettings {
+  const intervalMs = positiveInt('interval', values.interval, 300) * 1000;
+  const dailyBudget = positiveInt('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET);
+  if (values['initial-events'] && !['snapshot', 'none'].includes(values['initial-events'])) {
+    throw new UsageError(`--initial-events must be snapshot or none, got '${values['initial-events']}'`);
+  }
+  if (values['auth-scheme'] && !['nut-basic', 'bearer'].includes(values['auth-scheme'])) {
+    throw new UsageError(`--auth-scheme must be nut-basic or bearer, got '${values['auth-scheme']}'`);
+  }
+  return { intervalMs, dailyBudget };
+}
+
+export async function runPollCommand(argv: string[], command: 'poll' | 'resync'): Promise<number> {
+  const values = parseCommandLine(command, argv, OPTIONS);
+  if (typeof values === 'number') return values;
+  if (values.help) return showHelp(help(command));
+  let settings: PollSettings;
+  try {
+    settings = pollSettings(values);
+  } catch (error) {
+    return usageError(command, (error as Error).message);
+  }
+  const session = await openSession(values, command, settings);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    process.stderr.write(`nutcache-cdc ${command}: ${session.description}\n`);
+    const watch = values.watch === true && command !== 'resync';
+    return await pollRepeatedly(session, settings, watch, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await session.close();
+  }
+}
+
+/** What a poll of this command line needs: its credentials, client, store, publishing and options. */
+interface PollSession {
+  readonly secret: NutcacheSecret;
+  readonly client: NutcacheClient;
+  readonly quota: QuotaStore;
+  readonly deps: PollerServiceDeps;
+  readonly options: PollOptions;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+async function openSession(
+  values: PollValues,
+  command: 'poll' | 'resync',
+  settings: PollSettings,
+): Promise<PollSession> {
   const log = createCliLog(values.verbose ? 'debug' : 'warn');
   const stateDir = values['state-dir'] ?? '.nutcache-cdc';
   const secret = await loadCredentials({
@@ -178,72 +213,73 @@ export async function runPollCommand(argv: string[], command: 'poll' | 'resync')
     ...(values.pretty ? { pretty: true } : {}),
   });
   const opened = await openStore({ stateDir, ...(values.table ? { table: values.table } : {}) });
-  const metrics = new RecordingMetrics();
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const progress = (pages: number, customers: number) => {
-    if (pages % 10 === 0) process.stderr.write(`  listed ${customers} customers (${pages} pages)…\n`);
+  return {
+    secret,
+    client,
+    quota: opened.quota,
+    deps: {
+      store: opened.store,
+      bus: publishing.bus,
+      deadLetters: publishing.deadLetters,
+      clock: systemClock,
+      log,
+      metrics: new RecordingMetrics(),
+      getSecret: async () => secret,
+      canRefreshSecret: false,
+      createSource: () => client,
+      quota: { store: opened.quota, dailyBudget: settings.dailyBudget },
+    },
+    options: pollOptions(values, command, secret),
+    description: `organization ${secret.organizationGuid} → ${publishing.description}; snapshots in ${opened.description}`,
+    close: () => opened.close(),
   };
+}
 
-  let exitCode: number = EXIT.ok;
-  try {
-    process.stderr.write(
-      `nutcache-cdc ${command}: organization ${secret.organizationGuid} → ${publishing.description}; snapshots in ${opened.description}\n`,
-    );
-    for (;;) {
-      const throttledBefore = client.throttledCount;
-      const result = await pollWithCredentials(
-        {
-          store: opened.store,
-          bus: publishing.bus,
-          deadLetters: publishing.deadLetters,
-          clock: systemClock,
-          log,
-          metrics,
-          getSecret: async () => secret,
-          canRefreshSecret: false,
-          createSource: () => client,
-          quota: { store: opened.quota, dailyBudget },
-        },
-        {
-          organizationGuid: secret.organizationGuid,
-          // A plain poll names no mode, so it carries on a resync that was cut short.
-          ...(command === 'resync' ? { mode: 'resync' as const } : {}),
-          initialEvents: (values['initial-events'] as 'snapshot' | 'none' | undefined) ?? 'snapshot',
-          allowMassDeletion: values['allow-mass-deletion'] ?? false,
-          ...(values['event-source'] ? { eventSource: values['event-source'] } : {}),
-          onPage: progress,
-        },
-      );
-      process.stderr.write(`${summarize(result)}\n`);
-      exitCode = exitCodeOf(result);
-      if (!values.watch || command === 'resync' || stop.signal.aborted) break;
-      const now = systemClock.now();
-      const delay = nextPollDelay({
-        configuredIntervalMs: intervalMs,
-        recent429s: client.throttledCount - throttledBefore,
-        usedToday: await opened.quota.used(apiKeyId(secret.apiKey), utcDay(now)),
-        dailyBudget,
-        now,
-        expectedCost: expectedPollCost(result.counts.pages > 0 ? { lastPages: result.counts.pages } : {}),
-      });
-      if (delay.reason !== 'configured') {
-        process.stderr.write(`  next poll in ${Math.round(delay.delayMs / 1000)} s (${delay.reason})\n`);
-      }
-      try {
-        await systemClock.sleep(delay.delayMs, stop.signal);
-      } catch {
-        break;
-      }
+function pollOptions(values: PollValues, command: 'poll' | 'resync', secret: NutcacheSecret): PollOptions {
+  return {
+    organizationGuid: secret.organizationGuid,
+    // A plain poll names no mode, so it carries on a resync that was cut short.
+    ...(command === 'resync' ? { mode: 'resync' as const } : {}),
+    initialEvents: (values['initial-events'] as 'snapshot' | 'none' | undefined) ?? 'snapshot',
+    allowMassDeletion: values['allow-mass-deletion'] ?? false,
+    ...(values['event-source'] ? { eventSource: values['event-source'] } : {}),
+    onPage: (pages: number, customers: number) => {
+      if (pages % 10 === 0) process.stderr.write(`  listed ${customers} customers (${pages} pages)…\n`);
+    },
+  };
+}
+
+/** Polls once, or with `watch` again and again (paced by the quota policy) until stopped; the last exit status. */
+async function pollRepeatedly(
+  session: PollSession,
+  settings: PollSettings,
+  watch: boolean,
+  signal: AbortSignal,
+): Promise<number> {
+  for (;;) {
+    const throttles = throttlesSince(session.client);
+    const result = await pollWithCredentials(session.deps, session.options);
+    process.stderr.write(`${summarize(result)}\n`);
+    const exitCode = exitCodeOf(result);
+    if (!watch || signal.aborted) return exitCode;
+    const now = systemClock.now();
+    const delay = delayAfterPoll({
+      configuredIntervalMs: settings.intervalMs,
+      recent429s: throttles(),
+      usedToday: await session.quota.used(apiKeyId(session.secret.apiKey), utcDay(now)),
+      dailyBudget: settings.dailyBudget,
+      now,
+      pages: result.counts.pages,
+    });
+    if (delay.reason !== 'configured') {
+      process.stderr.write(`  next poll in ${Math.round(delay.delayMs / 1000)} s (${delay.reason})\n`);
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await opened.close();
+    try {
+      await systemClock.sleep(delay.delayMs, signal);
+    } catch {
+      return exitCode;
+    }
   }
-  return exitCode;
 }
 
 export function run(argv: string[]): Promise<number> {

@@ -4,16 +4,21 @@
  * printing for each rule whether it matches and, when not, which fields did not.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { eventBridgeEventSchema } from '../../shared/events/contract.ts';
-import { compileRulePattern, MAX_PATTERN_LENGTH, patternJson } from '../../shared/rules/compile.ts';
-import { matchEventPattern } from '../../shared/rules/matcher.ts';
+import {
+  compileRulePattern,
+  type EventPattern,
+  MAX_PATTERN_LENGTH,
+  patternJson,
+} from '../../shared/rules/compile.ts';
+import { InvalidPatternError, matchEventPattern } from '../../shared/rules/matcher.ts';
 import {
   parseRulesText,
   RulesConfigError,
   type SyncRuleSpec,
   type TargetSpec,
 } from '../../shared/rules/model.ts';
+import { parseCommandLine, USAGE_EXIT, usageError } from '../lib/args.ts';
 
 const USAGE = `Usage:
   nutcache-cdc rules validate [--rules <file>]
@@ -112,28 +117,21 @@ function eventLabel(event: unknown, index: number): string {
   return `event ${index + 1}: ${parsed.data['detail-type']}${customer}${id}`;
 }
 
+const OPTIONS = {
+  rules: { type: 'string' },
+  event: { type: 'string' },
+  'event-source': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function runRules(argv: string[], io: Io = stdio): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h' || (sub !== 'validate' && sub !== 'test')) {
     (sub && sub !== '--help' && sub !== '-h' ? io.err : io.out)(USAGE);
-    return sub === '--help' || sub === '-h' ? 0 : 64;
+    return sub === '--help' || sub === '-h' ? 0 : USAGE_EXIT;
   }
-  let values: { rules?: string; event?: string; 'event-source'?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        rules: { type: 'string' },
-        event: { type: 'string' },
-        'event-source': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    io.err(`nutcache-cdc rules: ${(error as Error).message}\n\n${USAGE}`);
-    return 64;
-  }
+  const values = parseCommandLine('rules', rest, OPTIONS, { usage: USAGE, write: io.err });
+  if (typeof values === 'number') return values;
   if (values.help) {
     io.out(USAGE);
     return 0;
@@ -154,32 +152,54 @@ export async function runRules(argv: string[], io: Io = stdio): Promise<number> 
     throw error;
   }
 
-  if (sub === 'validate') {
-    let ok = true;
-    for (const rule of rules) {
-      const length = patternJson(compileRulePattern(rule, { eventSource })).length;
-      const fits = length <= MAX_PATTERN_LENGTH;
-      ok &&= fits;
-      io.out(
-        `${fits ? '✓' : '✗'} ${rule.name} → ${describeTarget(rule.target)} (pattern ${length}/${MAX_PATTERN_LENGTH} characters)`,
-      );
+  // Every pattern goes through the matcher's pattern compiler, which refuses what EventBridge refuses.
+  let patterns: CompiledRule[];
+  try {
+    patterns = rules.map((rule) => ({ rule, pattern: compileRulePattern(rule, { eventSource }) }));
+  } catch (error) {
+    if (error instanceof InvalidPatternError) {
+      io.err(`${rulesFile}: ${error.message}`);
+      return 1;
     }
-    io.out(ok ? `${rulesFile}: ${rules.length} rule(s), all valid` : `${rulesFile}: a pattern is too long`);
-    return ok ? 0 : 1;
+    throw error;
   }
-
+  if (sub === 'validate') return validateRules(patterns, rulesFile, io);
   if (!values.event) {
-    io.err(`nutcache-cdc rules test: --event <file> is required\n\n${USAGE}`);
-    return 64;
+    return usageError('rules test', '--event <file> is required', { usage: USAGE, write: io.err });
   }
+  return testRules(patterns, values.event, io);
+}
+
+/** A rule with its pattern, compiled (and checked) once for both sub-commands. */
+interface CompiledRule {
+  readonly rule: SyncRuleSpec;
+  readonly pattern: EventPattern;
+}
+
+/** `rules validate`: each rule's target and pattern size; 1 when a pattern is too long. */
+function validateRules(patterns: readonly CompiledRule[], rulesFile: string, io: Io): number {
+  let ok = true;
+  for (const { rule, pattern } of patterns) {
+    const length = patternJson(pattern).length;
+    const fits = length <= MAX_PATTERN_LENGTH;
+    ok &&= fits;
+    io.out(
+      `${fits ? '✓' : '✗'} ${rule.name} → ${describeTarget(rule.target)} (pattern ${length}/${MAX_PATTERN_LENGTH} characters)`,
+    );
+  }
+  io.out(ok ? `${rulesFile}: ${patterns.length} rule(s), all valid` : `${rulesFile}: a pattern is too long`);
+  return ok ? 0 : 1;
+}
+
+/** `rules test`: for each event of the file, which rules match it and, when not, why. */
+function testRules(patterns: readonly CompiledRule[], eventFile: string, io: Io): number {
   let events: unknown[];
   try {
-    events = loadEvents(values.event);
+    events = loadEvents(eventFile);
   } catch (error) {
     io.err(`nutcache-cdc rules test: ${(error as Error).message.split('\n')[0]}`);
     return 1;
   }
-  const patterns = rules.map((rule) => ({ rule, pattern: compileRulePattern(rule, { eventSource }) }));
   events.forEach((event, index) => {
     io.out(eventLabel(event, index));
     for (const { rule, pattern } of patterns) {

@@ -3,8 +3,8 @@
  * load done, last success, resync pending) and its most recent poll runs, from the embedded DynamoDB or a
  * table. Reads only; never calls Nutcache.
  */
-import { parseArgs } from 'node:util';
-import type { RunRecord } from '../../shared/ports.ts';
+import type { OrgState, RunRecord } from '../../shared/ports.ts';
+import { parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 import { openStore } from '../lib/runtime.ts';
 
 const HELP = `Usage: nutcache-cdc status [options]
@@ -30,51 +30,26 @@ function describeRun(run: RunRecord): string {
   return `${run.startedAt}  ${run.outcome.padEnd(8)} ${run.mode.padEnd(6)} ${changes || 'no change'}; ${run.nutcacheRequests} requests, ${run.durationMs} ms${error}`;
 }
 
+const OPTIONS = {
+  organization: { type: 'string' },
+  table: { type: 'string' },
+  'state-dir': { type: 'string' },
+  runs: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<
-    typeof parseArgs<{
-      args: string[];
-      options: {
-        organization: { type: 'string' };
-        table: { type: 'string' };
-        'state-dir': { type: 'string' };
-        runs: { type: 'string' };
-        json: { type: 'boolean' };
-        help: { type: 'boolean'; short: 'h' };
-      };
-    }>
-  >['values'];
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        organization: { type: 'string' },
-        table: { type: 'string' },
-        'state-dir': { type: 'string' },
-        runs: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`nutcache-cdc status: ${(error as Error).message}\n`);
-    return 64;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const values = parseCommandLine('status', argv, OPTIONS);
+  if (typeof values === 'number') return values;
+  if (values.help) return showHelp(HELP);
   const organization = values.organization ?? process.env.NUTCACHE_ORGANIZATION_GUID;
   if (!organization) {
-    process.stderr.write(
-      'nutcache-cdc status: name the organization with --organization or NUTCACHE_ORGANIZATION_GUID\n',
-    );
-    return 64;
+    return usageError('status', 'name the organization with --organization or NUTCACHE_ORGANIZATION_GUID');
   }
   const runs = values.runs === undefined ? 10 : Number(values.runs);
   if (!Number.isSafeInteger(runs) || runs < 1) {
-    process.stderr.write(`nutcache-cdc status: --runs must be a whole number >= 1, got '${values.runs}'\n`);
-    return 64;
+    return usageError('status', `--runs must be a whole number >= 1, got '${values.runs}'`);
   }
   const opened = await openStore({
     stateDir: values['state-dir'] ?? '.nutcache-cdc',
@@ -87,28 +62,28 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(
         `${JSON.stringify({ organizationGuid: organization, state: state ?? null, runs: recent }, null, 2)}\n`,
       );
-      return 0;
-    }
-    if (!state) {
+    } else if (!state) {
       process.stdout.write(`organization ${organization}: never polled (in ${opened.description})\n`);
-      return 0;
+    } else {
+      process.stdout.write(describeState(organization, opened.description, state, recent));
     }
-    process.stdout.write(
-      [
-        `organization ${organization} (in ${opened.description})`,
-        `  last poll number: ${state.pollNumber}`,
-        `  initial load done: ${state.initialized ? 'yes' : 'no'}`,
-        `  last successful poll: ${state.lastSuccessAt ?? 'never'}`,
-        `  pages of the last complete listing: ${state.lastPages ?? 'unknown'}`,
-        `  resync pending: ${state.resyncRequested ? 'yes' : 'no'}`,
-        `  scheduled polls deferred until: ${state.notBefore ? new Date(state.notBefore).toISOString() : 'no (polling at the configured rate)'}`,
-        `recent polls (newest first):`,
-        ...recent.map((r) => `  ${describeRun(r)}`),
-        '',
-      ].join('\n'),
-    );
     return 0;
   } finally {
     await opened.close();
   }
+}
+
+function describeState(organization: string, where: string, state: OrgState, recent: RunRecord[]): string {
+  return [
+    `organization ${organization} (in ${where})`,
+    `  last poll number: ${state.pollNumber}`,
+    `  initial load done: ${state.initialized ? 'yes' : 'no'}`,
+    `  last successful poll: ${state.lastSuccessAt ?? 'never'}`,
+    `  pages of the last complete listing: ${state.lastPages ?? 'unknown'}`,
+    `  resync pending: ${state.resyncRequested ? 'yes' : 'no'}`,
+    `  scheduled polls deferred until: ${state.notBefore ? new Date(state.notBefore).toISOString() : 'no (polling at the configured rate)'}`,
+    `recent polls (newest first):`,
+    ...recent.map((r) => `  ${describeRun(r)}`),
+    '',
+  ].join('\n');
 }

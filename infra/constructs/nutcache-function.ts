@@ -20,8 +20,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env.ts';
-import { METRICS_NAMESPACE } from '../../shared/config/metrics.ts';
+import { ENV, METRICS_NAMESPACE } from '../../shared/config/env.ts';
 import { organizationVariableEntry } from '../organizations-variable.ts';
 
 /** An environment variable name from the shared contract (shared/config/env.ts). */
@@ -48,6 +47,12 @@ export interface NutcacheFunctionProps {
   readonly timeout: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /**
+   * V8's old-space limit (MB, `--max-old-space-size`). Pinned for the poller so its heap is collected at the
+   * size `npm run bench` measured with (shared/engine/memory-fit.ts), whatever V8 would pick by itself.
+   * @default V8's own choice
+   */
+  readonly maxOldSpaceMb?: number;
   /** Caps how many copies run at once. @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -131,7 +136,10 @@ export class NutcacheFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace ?? METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
         // Stack traces point into the TypeScript sources through the bundled source map.
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: [
+          '--enable-source-maps',
+          ...(props.maxOldSpaceMb === undefined ? [] : [`--max-old-space-size=${props.maxOldSpaceMb}`]),
+        ].join(' '),
       },
       bundling: {
         format: OutputFormat.ESM,

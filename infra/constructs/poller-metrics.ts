@@ -9,7 +9,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { METRICS_NAMESPACE, POLLER_SERVICE_NAME } from '../../shared/config/metrics.ts';
+import { METRICS_NAMESPACE, POLLER_SERVICE_NAME } from '../../shared/config/env.ts';
 
 export { POLLER_SERVICE_NAME };
 

@@ -9,8 +9,8 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env.ts';
-import { POLLER_SERVICE_NAME } from '../../shared/config/metrics.ts';
+import { ENV, POLLER_SERVICE_NAME } from '../../shared/config/env.ts';
+import { DEFAULT_POLLER_MEMORY_MB, v8OldSpaceMb } from '../../shared/engine/memory-fit.ts';
 import { type NutcacheCdcConfig, type OrganizationConfig, rateShare } from '../config.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
 import { functionEntry } from '../paths.ts';
@@ -22,7 +22,8 @@ export const DEFAULT_POLLER_ENTRY = functionEntry('poller.ts');
 /** How long one poll may run: the handler stops about 20 s before the function timeout. */
 /** Lambda's maximum: at 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md). */
 export const POLLER_TIMEOUT = Duration.minutes(15);
-export const POLLER_MEMORY_MB = 512;
+/** The poller's memory unless the configuration sets `pollerMemoryMb`. */
+export const POLLER_MEMORY_MB = DEFAULT_POLLER_MEMORY_MB;
 /**
  * The DynamoDB calls of the poller (shared/store/dynamodb.ts, shared/quota/dynamodb.ts): its table grant
  * lists exactly these. A BatchWriteItem delete request needs no DeleteItem permission.
@@ -64,7 +65,8 @@ export function createPoller(scope: Construct, props: PollerProps): NutcacheFunc
     description: `Polls Nutcache customers and publishes change events (${config.environmentName})`,
     serviceName: pollerServiceName(config.environmentName),
     timeout: POLLER_TIMEOUT,
-    memorySize: POLLER_MEMORY_MB,
+    memorySize: config.pollerMemoryMb,
+    maxOldSpaceMb: v8OldSpaceMb(config.pollerMemoryMb),
     // None unless configured: a reservation fails the first deploy on a small account (docs/deploy.md).
     reservedConcurrentExecutions: config.pollerReservedConcurrency,
     logRetention: config.logRetentionDays as logs.RetentionDays,

@@ -38,6 +38,8 @@ import type {
 import { type PublishOutcome, publishEvents } from '../publish/reliable.ts';
 import { entrySize, reduceOversizedEvent, toBusEntry } from '../publish/serialize.ts';
 import { buildChangeEvent, buildMassDeletionEvent, type ChangeContext } from './events.ts';
+import { type Observed, ObservedCustomers } from './observed.ts';
+import { PriorSnapshots } from './prior.ts';
 
 export interface PollDependencies {
   readonly source: CustomerSource;
@@ -203,11 +205,6 @@ export function emptyCounts(): PollCounts {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-interface Observed {
-  readonly customer: CanonicalCustomer;
-  readonly hash: string;
 }
 
 /**
@@ -427,16 +424,16 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     // 2. List every customer, keeping only what differs from the index.
     const seen = new Set<number>();
     const invalidIds = new Set<number>();
-    const changed = new Map<number, Observed>();
+    // Each customer is observed at most once (`seen`), so these only ever grow until they are drained.
+    const changed = new ObservedCustomers();
     /** Unchanged customers a resync reports as snapshots; a plain poll only counts them. */
-    const resyncUnchanged = new Map<number, Observed>();
+    const resyncUnchanged = new ObservedCustomers();
     const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     const observe = (customer: CanonicalCustomer): void => {
       const { hash, bytes } = customerDigest(customer);
       if (bytes > maxRecordBytes) {
         counts.invalid += 1;
         invalidIds.add(customer.id);
-        changed.delete(customer.id);
         metrics.count('CustomersOversized');
         log.warn('customer record too large to keep as a snapshot; left as it was', {
           ...runLog,
@@ -448,10 +445,9 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       }
       if (index.get(customer.id) === hash) {
         counts.unchanged += 1;
-        if (mode === 'resync') resyncUnchanged.set(customer.id, { customer, hash });
+        if (mode === 'resync') resyncUnchanged.add(customer, hash);
       } else {
-        changed.set(customer.id, { customer, hash });
-        resyncUnchanged.delete(customer.id);
+        changed.add(customer, hash);
       }
     };
     try {
@@ -573,11 +569,12 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       }
     }
 
-    // 4. Plan the events. Full snapshots are read only for customers that changed or went away. Events
-    // are built lazily, chunk by chunk, so a large initial load never holds all of them in memory.
-    const needBefore = [...[...changed.keys()].filter((id) => index.has(id)), ...confirmedAbsent];
-    const before =
-      needBefore.length > 0 ? await store.getSnapshots(org, needBefore) : new Map<number, StoredSnapshot>();
+    // 4. Plan the events. Full snapshots are read only for customers that changed or went away, group by
+    // group as the plan reaches them. Events are built lazily, chunk by chunk, so a large initial load
+    // never holds all of them in memory.
+    const needBefore = [...changed.ids()].filter((id) => index.has(id));
+    needBefore.push(...confirmedAbsent);
+    const before = new PriorSnapshots(needBefore, (ids) => store.getSnapshots(org, ids));
     const firstPoll = !state.initialized;
     const silentInitialLoad = firstPoll && (options.initialEvents ?? 'snapshot') === 'none';
     /** Snapshot writes that need no event (an initial load without events, an index behind its snapshot). */
@@ -612,10 +609,10 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
       return { customerId, event, snapshot: now ? snapshotOf(now) : null };
     };
     /** Yields each event to publish; `null` after each silent write, so the caller can flush those too. */
-    function* plan(): Generator<JournalEntry | null> {
-      for (const [id, observed] of changed) {
-        changed.delete(id); // let the record go once its event is built
-        const prior = before.get(id);
+    async function* plan(): AsyncGenerator<JournalEntry | null> {
+      for (const observed of changed.drain()) {
+        const id = observed.customer.id;
+        const prior = await before.get(id);
         if (!prior) {
           if (silentInitialLoad) {
             silentPuts.push(snapshotOf(observed));
@@ -642,12 +639,9 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
         }
         yield { customerId: id, event: fitted(event), snapshot: snapshotOf(observed) };
       }
-      for (const [id, observed] of resyncUnchanged) {
-        resyncUnchanged.delete(id);
-        yield entryOf('snapshot', null, observed);
-      }
+      for (const observed of resyncUnchanged.drain()) yield entryOf('snapshot', null, observed);
       for (const id of confirmedAbsent) {
-        const prior = before.get(id);
+        const prior = await before.get(id);
         if (prior) yield entryOf('deleted', prior.record, null);
         else {
           silentDeletes.push(id); // an index entry without its snapshot: drop it
@@ -691,7 +685,7 @@ export async function runPoll(deps: PollDependencies, options: PollOptions): Pro
     };
     let chunk: JournalEntry[] = [];
     let stopped = false;
-    for (const planned of plan()) {
+    for await (const planned of plan()) {
       if (planned) chunk.push(planned);
       if (silentPuts.length + silentDeletes.length >= chunkSize) await flushSilent();
       if (chunk.length >= chunkSize) {

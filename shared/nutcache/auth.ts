@@ -42,16 +42,13 @@ export const tokenResponseSchema = z.object({
 
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 
-/** Every text that must never appear in a log line or error message, in the forms it can travel in. */
-export function secretForms(credentials: NutcacheCredentials): string[] {
-  const raw = [credentials.apiKey, credentials.username, credentials.password];
-  const forms = new Set<string>([...raw, nutBasicToken(credentials)]);
-  for (const value of raw) {
-    forms.add(encodeURIComponent(value));
-    forms.add(new URLSearchParams({ v: value }).toString().slice(2));
-    forms.add(JSON.stringify(value).slice(1, -1));
-  }
-  return [...forms].filter((s) => s.length > 0);
+/**
+ * Every credential text that must never appear in a log line or error message (the redactor derives their
+ * other spellings: shared/nutcache/redact.ts).
+ */
+export function credentialSecrets(credentials: NutcacheCredentials): string[] {
+  const { apiKey, username, password } = credentials;
+  return [apiKey, username, password, nutBasicToken(credentials)].filter((s) => s.length > 0);
 }
 
 /**

@@ -7,18 +7,19 @@ import { z } from 'zod';
 import type { Clock, Log } from '../ports.ts';
 import { systemClock } from '../util/clock.ts';
 import { USER_AGENT } from '../version.ts';
+import { isLoopbackHost } from '../webhooks/http.ts';
 import {
   type AuthScheme,
   BearerTokenCache,
+  credentialSecrets,
   type NutcacheCredentials,
   nutBasicToken,
-  secretForms,
   type TokenResponse,
   tokenRequestBody,
   tokenResponseSchema,
 } from './auth.ts';
 import {
-  excerptOf,
+  type HttpErrorDetails,
   NutcacheAuthError,
   NutcacheConfigError,
   NutcacheDeadlineError,
@@ -26,10 +27,13 @@ import {
   NutcacheNetworkError,
   NutcachePagingError,
   NutcacheResponseError,
-  redact,
+  NutcacheResponseTooLargeError,
+  NutcacheThrottledError,
 } from './errors.ts';
 import { normalizeCustomer } from './normalize.ts';
 import { limiterForApiKey, type RateLimiter, type RateLimitOptions } from './rate-limiter.ts';
+import { readCappedBody } from './read-body.ts';
+import { Redactor } from './redact.ts';
 import { backoffDelay, parseRetryAfter, type RetryOptions, type RetryPolicy, retryPolicy } from './retry.ts';
 import type {
   CustomerPage,
@@ -44,6 +48,7 @@ export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 100;
 export const DEFAULT_MAX_PAGES = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 export const API_VERSION = '3';
 
 /** The subset of `fetch` the client uses (the global `fetch` fits). */
@@ -64,6 +69,11 @@ export interface NutcacheClientConfig {
   readonly requestTimeoutMs?: number;
   /** Epoch ms after which no request starts and no wait continues (NutcacheDeadlineError). */
   readonly deadline?: number;
+  /**
+   * Largest body read from one response, in bytes (default 16 MiB; a page of 100 customers is a few hundred
+   * KB). A longer body is cut off while it streams and the request fails with NutcacheResponseTooLargeError.
+   */
+  readonly maxResponseBytes?: number;
   /** Pages a listing may have before it is considered a runaway (default 10,000). */
   readonly maxPages?: number;
   readonly clock?: Clock;
@@ -107,6 +117,23 @@ type Failure =
   | { readonly kind: 'body'; readonly status: number; readonly problem: string; readonly excerpt: string }
   | { readonly kind: 'network'; readonly timedOut: boolean; readonly detail: string };
 
+type AttemptOutcome =
+  | { readonly reply: { status: number; text: string; retryAfter: string | null } }
+  | { readonly tooLarge: { status: number; tooLarge: string; head: string } }
+  | { readonly failure: Failure & { kind: 'network' } };
+
+/** The verdict on one attempt: done, retry (after `waitMs`, else backoff), or repeat with a fresh token. */
+type Verdict =
+  | { readonly reply: Reply }
+  | { readonly failure: Failure; readonly waitMs?: number | undefined }
+  | { readonly refetch: true };
+
+interface AttemptState {
+  attempt: number;
+  retries: number;
+  tokenRefetched: boolean;
+}
+
 function lowerKeys(value: unknown): Record<string, unknown> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const out = new Map<string, unknown>();
@@ -144,6 +171,33 @@ function isHtml(text: string): boolean {
   return /^\s*<(!doctype|html|head|body|\?xml)/i.test(text);
 }
 
+/**
+ * The base URL, validated: absolute, no user info, https (http only to a loopback host: 127.0.0.0/8, ::1,
+ * localhost, so the sandbox works while credentials never travel in clear), a trailing `/`, no query.
+ */
+function parseBaseUrl(base: string): URL {
+  let url: URL;
+  try {
+    url = new URL(base.endsWith('/') ? base : `${base}/`);
+  } catch {
+    throw new NutcacheConfigError('baseUrl is not a valid absolute URL');
+  }
+  if (url.username || url.password) {
+    throw new NutcacheConfigError('baseUrl must not contain a user name or password');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new NutcacheConfigError(`baseUrl must be https, got ${url.protocol}`);
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new NutcacheConfigError(
+      'baseUrl must use https: plain http would send the credentials in clear (http is allowed only to 127.0.0.0/8, ::1 and localhost)',
+    );
+  }
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
 export class NutcacheClient implements CustomerSource {
   private readonly baseUrl: URL;
   private readonly organizationGuid: string | undefined;
@@ -153,6 +207,7 @@ export class NutcacheClient implements CustomerSource {
   private readonly retry: RetryPolicy;
   private readonly requestTimeoutMs: number;
   private readonly maxPages: number;
+  private readonly maxResponseBytes: number;
   private readonly clock: Clock;
   private readonly fetchImpl: FetchLike;
   private readonly log: Log;
@@ -160,27 +215,14 @@ export class NutcacheClient implements CustomerSource {
   private readonly basicToken: string;
   private readonly tokens: BearerTokenCache;
   private readonly issuedTokens = new Set<string>();
+  private redactorCache: Redactor;
+  private redactorFor = 0;
   private deadlineMs: number | undefined;
   private requests = 0;
   private throttled = 0;
 
   constructor(config: NutcacheClientConfig) {
-    const base = config.baseUrl ?? DEFAULT_BASE_URL;
-    let url: URL;
-    try {
-      url = new URL(base.endsWith('/') ? base : `${base}/`);
-    } catch {
-      throw new NutcacheConfigError('baseUrl is not a valid absolute URL');
-    }
-    if (url.username || url.password) {
-      throw new NutcacheConfigError('baseUrl must not contain a user name or password');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new NutcacheConfigError(`baseUrl must be http(s), got ${url.protocol}`);
-    }
-    url.search = '';
-    url.hash = '';
-    this.baseUrl = url;
+    this.baseUrl = parseBaseUrl(config.baseUrl ?? DEFAULT_BASE_URL);
 
     const { credentials } = config;
     for (const field of ['apiKey', 'username', 'password'] as const) {
@@ -207,11 +249,16 @@ export class NutcacheClient implements CustomerSource {
     if (!Number.isInteger(this.maxPages) || this.maxPages < 1) {
       throw new NutcacheConfigError('maxPages must be a positive integer');
     }
+    this.maxResponseBytes = config.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    if (!Number.isSafeInteger(this.maxResponseBytes) || this.maxResponseBytes < 1) {
+      throw new NutcacheConfigError('maxResponseBytes must be a positive integer');
+    }
     this.deadlineMs = config.deadline;
     this.fetchImpl = config.fetch ?? ((input, init) => fetch(input, init));
     this.log = config.logger ?? silentLog;
     this.random = config.random ?? Math.random;
     this.basicToken = nutBasicToken(credentials);
+    this.redactorCache = new Redactor(credentialSecrets(credentials));
     this.tokens = new BearerTokenCache(() => this.fetchToken(), this.clock);
   }
 
@@ -323,13 +370,13 @@ export class NutcacheClient implements CustomerSource {
       const next = this.resolveNext(href, pageNumber);
       if (seen.has(next.href)) {
         throw new NutcachePagingError(
-          `Nutcache paging loop: page ${pageNumber} of ${next.pathname} links back to a page already read (${next.pathname}${next.search})`,
+          `Nutcache paging loop: page ${pageNumber} of ${this.shownPath(first)} links back to a page already read (${this.shownPath(next)})`,
           pageNumber,
         );
       }
       if (pageNumber >= this.maxPages) {
         throw new NutcachePagingError(
-          `Nutcache listing of ${first.pathname} still has a next page after ${pageNumber} pages (maxPages ${this.maxPages}); stopping`,
+          `Nutcache listing of ${this.shownPath(first)} still has a next page after ${pageNumber} pages (maxPages ${this.maxPages}); stopping`,
           pageNumber,
         );
       }
@@ -350,7 +397,7 @@ export class NutcacheClient implements CustomerSource {
     }
     if (next.origin !== this.baseUrl.origin) {
       throw new NutcachePagingError(
-        `Nutcache navigation-next on page ${pageNumber} points to another host (${next.protocol}//${next.host}); refusing to send credentials there`,
+        `Nutcache navigation-next on page ${pageNumber} points to another host (${next.protocol}//${this.redactor().text(next.host)}); refusing to send credentials there`,
         pageNumber,
       );
     }
@@ -383,8 +430,18 @@ export class NutcacheClient implements CustomerSource {
     }
   }
 
-  private secrets(): string[] {
-    return [...secretForms(this.credentials), ...this.issuedTokens];
+  /** The path of a URL as shown in errors and logs. */
+  private shownPath(url: URL): string {
+    return this.redactor().path(url);
+  }
+
+  /** The redactor of every credential and every bearer token issued so far (rebuilt when one is issued). */
+  private redactor(): Redactor {
+    if (this.redactorFor !== this.issuedTokens.size) {
+      this.redactorCache = new Redactor([...credentialSecrets(this.credentials), ...this.issuedTokens]);
+      this.redactorFor = this.issuedTokens.size;
+    }
+    return this.redactorCache;
   }
 
   /**
@@ -392,17 +449,34 @@ export class NutcacheClient implements CustomerSource {
    * not be parsed may hold a token the client does not know yet, so it cannot be redacted.
    */
   private excerpt(spec: RequestSpec, text: string): string {
-    return spec.isTokenRequest ? '(token endpoint body not shown)' : excerptOf(text, this.secrets());
+    return spec.isTokenRequest ? '(token endpoint body not shown)' : this.redactor().excerpt(text);
   }
 
   private responseError(reply: Reply, problem: string): NutcacheResponseError {
     return new NutcacheResponseError({
       method: 'GET',
-      path: reply.url.pathname,
+      path: this.shownPath(reply.url),
       status: reply.status,
       problem,
-      excerpt: excerptOf(reply.text, this.secrets()),
+      excerpt: this.redactor().excerpt(reply.text),
       attempts: reply.attempts,
+    });
+  }
+
+  /** A body over `maxResponseBytes`: never retried (the next attempt would be as large). */
+  private tooLargeError(
+    spec: RequestSpec,
+    body: { status: number; tooLarge: string; head: string },
+    attempts: number,
+  ): NutcacheResponseTooLargeError {
+    return new NutcacheResponseTooLargeError({
+      method: spec.method,
+      path: this.shownPath(spec.url),
+      status: body.status,
+      limitBytes: this.maxResponseBytes,
+      problem: `body is larger than ${this.maxResponseBytes} bytes (maxResponseBytes; ${body.tooLarge}); request aborted`,
+      excerpt: this.excerpt(spec, body.head),
+      attempts,
     });
   }
 
@@ -418,7 +492,7 @@ export class NutcacheClient implements CustomerSource {
     if (!parsed.success) {
       throw new NutcacheResponseError({
         method: 'POST',
-        path: url.pathname,
+        path: this.shownPath(url),
         status: reply.status,
         problem: `token answer lacks ${parsed.error.issues.map((i) => i.path.join('.') || i.message).join(', ')}`,
         // The body of a token answer holds the token: never quote it.
@@ -462,87 +536,136 @@ export class NutcacheClient implements CustomerSource {
    * (or the status of a `passStatuses` answer); raises a typed error otherwise.
    */
   private async request(spec: RequestSpec): Promise<Reply> {
-    const { method, url, signal } = spec;
-    const path = url.pathname;
-    let attempt = 0;
-    let retries = 0;
-    let tokenRefetched = false;
+    const state: AttemptState = { attempt: 0, retries: 0, tokenRefetched: false };
     for (;;) {
-      attempt++;
-      this.checkDeadline(`${method} ${path} cannot start`);
-      const { headers, token } = await this.headers(spec);
-      await this.limiter.acquire({ signal, deadline: this.deadlineMs });
-      this.checkDeadline(`${method} ${path} cannot start`);
-
-      const outcome = await this.attempt(spec, headers, attempt);
-      let failure: Failure;
-      let waitMs: number | undefined;
-      if ('reply' in outcome) {
-        const { status, text } = outcome.reply;
-        if (status >= 200 && status < 300) {
-          const parsed = this.parseJson(text);
-          if (parsed.ok) return { status, body: parsed.value, text, url, attempts: attempt };
-          failure = {
-            kind: 'body',
-            status,
-            problem: parsed.problem,
-            excerpt: this.excerpt(spec, text),
-          };
-        } else if (spec.passStatuses?.includes(status)) {
-          return { status, body: undefined, text, url, attempts: attempt };
-        } else {
-          const excerpt = this.excerpt(spec, text);
-          if (status === 401 || (spec.isTokenRequest && status === 400)) {
-            if (!spec.isTokenRequest && token !== undefined && !tokenRefetched) {
-              tokenRefetched = true;
-              this.tokens.invalidate(token);
-              attempt--; // the refetch is not counted as a failed attempt
-              this.log.info('Nutcache rejected the bearer token; fetching a new one', { method, path });
-              continue;
-            }
-            throw new NutcacheAuthError({ method, path, status, excerpt, attempts: attempt });
-          }
-          if (status !== 429 && status < 500) {
-            throw new NutcacheHttpError({ method, path, status, excerpt, attempts: attempt });
-          }
-          failure = { kind: 'status', status, excerpt };
-          if (status === 429) {
-            this.throttled++;
-            const retryAfter = parseRetryAfter(outcome.reply.retryAfter, this.clock.now());
-            // Every request of this API key waits, even when this one gives up (a long Retry-After, the
-            // deadline): the next request would otherwise go straight into the throttled key.
-            if (retryAfter !== undefined) this.limiter.pauseUntil(this.clock.now() + retryAfter);
-            if (retryAfter !== undefined && retryAfter > this.retry.maxRetryAfterMs) {
-              throw new NutcacheHttpError({ method, path, status, excerpt, attempts: attempt });
-            }
-            waitMs = retryAfter;
-          }
-        }
-      } else {
-        failure = outcome.failure;
-      }
-
-      if (attempt >= this.retry.maxAttempts) throw this.finalError(method, path, failure, attempt);
-      retries++;
-      const wait = waitMs ?? backoffDelay(retries, this.retry, this.random);
-      const deadline = this.deadlineMs;
-      if (deadline !== undefined && this.clock.now() + wait >= deadline) {
-        throw new NutcacheDeadlineError(
-          `Nutcache ${method} ${path} failed (${this.describeFailure(failure)}) and retrying in ${wait} ms would pass the deadline`,
-          deadline,
-        );
-      }
-      if (failure.kind === 'status' && failure.status === 429)
-        this.limiter.pauseUntil(this.clock.now() + wait);
-      this.log.warn('Nutcache request will be retried', {
-        method,
-        path,
-        attempt,
-        failure: this.describeFailure(failure),
-        waitMs: wait,
-      });
-      await this.clock.sleep(wait, signal);
+      state.attempt++;
+      const { headers, token } = await this.admit(spec);
+      const outcome = await this.attempt(spec, headers, state.attempt);
+      const verdict = this.judge(spec, outcome, token, state);
+      if ('reply' in verdict) return verdict.reply;
+      if ('refetch' in verdict) continue;
+      await this.waitBeforeRetry(spec, verdict.failure, verdict.waitMs, state);
     }
+  }
+
+  /** Waits for the deadline check, the Authorization header and a rate-limit slot, in that order. */
+  private async admit(spec: RequestSpec): Promise<{ headers: Record<string, string>; token?: string }> {
+    const what = `${spec.method} ${this.shownPath(spec.url)} cannot start`;
+    this.checkDeadline(what);
+    const headers = await this.headers(spec);
+    await this.limiter.acquire({ signal: spec.signal, deadline: this.deadlineMs });
+    this.checkDeadline(what);
+    return headers;
+  }
+
+  /** What to do with one attempt's outcome: return it, retry it (after a wait), refetch a token, or raise. */
+  private judge(
+    spec: RequestSpec,
+    outcome: AttemptOutcome,
+    token: string | undefined,
+    state: AttemptState,
+  ): Verdict {
+    if ('failure' in outcome) return { failure: outcome.failure };
+    if ('tooLarge' in outcome) throw this.tooLargeError(spec, outcome.tooLarge, state.attempt);
+    const { status, text } = outcome.reply;
+    const { url } = spec;
+    if (status >= 200 && status < 300) {
+      const parsed = this.parseJson(text);
+      if (parsed.ok) return { reply: { status, body: parsed.value, text, url, attempts: state.attempt } };
+      return {
+        failure: { kind: 'body', status, problem: parsed.problem, excerpt: this.excerpt(spec, text) },
+      };
+    }
+    if (spec.passStatuses?.includes(status)) {
+      return { reply: { status, body: undefined, text, url, attempts: state.attempt } };
+    }
+    const details = {
+      method: spec.method,
+      path: this.shownPath(url),
+      status,
+      excerpt: this.excerpt(spec, text),
+      attempts: state.attempt,
+    };
+    if (status === 401 || (spec.isTokenRequest && status === 400))
+      return this.onUnauthorized(spec, token, state, details);
+    if (status !== 429 && status < 500) throw new NutcacheHttpError(details);
+    const waitMs = status === 429 ? this.onThrottled(outcome.reply.retryAfter, details) : undefined;
+    return { failure: { kind: 'status', status, excerpt: details.excerpt }, waitMs };
+  }
+
+  /** A 401 in bearer mode: drop the token and repeat once (not counted as an attempt); otherwise raise. */
+  private onUnauthorized(
+    spec: RequestSpec,
+    token: string | undefined,
+    state: AttemptState,
+    details: HttpErrorDetails,
+  ): Verdict {
+    if (spec.isTokenRequest || token === undefined || state.tokenRefetched)
+      throw new NutcacheAuthError(details);
+    state.tokenRefetched = true;
+    state.attempt--;
+    this.tokens.invalidate(token);
+    this.log.info('Nutcache rejected the bearer token; fetching a new one', {
+      method: spec.method,
+      path: details.path,
+    });
+    return { refetch: true };
+  }
+
+  /**
+   * A 429: pauses every request of this API key for `Retry-After`, at most `maxRetryAfterMs` (a hostile
+   * or broken Retry-After of a day must not stall a warm process), and returns the wait for this request.
+   * A Retry-After longer than that maximum gives the request up at once (NutcacheThrottledError).
+   */
+  private onThrottled(header: string | null, details: HttpErrorDetails): number | undefined {
+    this.throttled++;
+    const now = this.clock.now();
+    const retryAfterMs = parseRetryAfter(header, now);
+    if (retryAfterMs === undefined) return undefined;
+    const pausedMs = Math.min(retryAfterMs, this.retry.maxRetryAfterMs);
+    // Every request of this API key waits, even when this one gives up: the next request would
+    // otherwise go straight into the throttled key.
+    this.limiter.pauseUntil(now + pausedMs);
+    if (retryAfterMs > pausedMs) {
+      this.log.warn('Nutcache Retry-After is longer than the client waits; request given up', {
+        method: details.method,
+        path: details.path,
+        retryAfterMs,
+        pausedMs,
+      });
+      throw new NutcacheThrottledError({ ...details, retryAfterMs, pausedMs });
+    }
+    return retryAfterMs;
+  }
+
+  /** Raises the last failure when attempts are used up or the wait would pass the deadline; else waits. */
+  private async waitBeforeRetry(
+    spec: RequestSpec,
+    failure: Failure,
+    waitMs: number | undefined,
+    state: AttemptState,
+  ): Promise<void> {
+    const { method, signal } = spec;
+    const path = this.shownPath(spec.url);
+    if (state.attempt >= this.retry.maxAttempts) throw this.finalError(method, path, failure, state.attempt);
+    state.retries++;
+    const wait = waitMs ?? backoffDelay(state.retries, this.retry, this.random);
+    const deadline = this.deadlineMs;
+    if (deadline !== undefined && this.clock.now() + wait >= deadline) {
+      throw new NutcacheDeadlineError(
+        `Nutcache ${method} ${path} failed (${this.describeFailure(failure)}) and retrying in ${wait} ms would pass the deadline`,
+        deadline,
+      );
+    }
+    if (failure.kind === 'status' && failure.status === 429) this.limiter.pauseUntil(this.clock.now() + wait);
+    this.log.warn('Nutcache request will be retried', {
+      method,
+      path,
+      attempt: state.attempt,
+      failure: this.describeFailure(failure),
+      waitMs: wait,
+    });
+    await this.clock.sleep(wait, signal);
   }
 
   private describeFailure(failure: Failure): string {
@@ -583,31 +706,32 @@ export class NutcacheClient implements CustomerSource {
     }
   }
 
-  /** One HTTP exchange, body read included, under the request timeout (capped by the deadline). */
+  /** The timeout of one attempt: the request timeout, capped by the time left before the deadline. */
+  private attemptTimeoutMs(): number {
+    const deadline = this.deadlineMs;
+    if (deadline === undefined) return this.requestTimeoutMs;
+    return Math.max(1, Math.min(this.requestTimeoutMs, deadline - this.clock.now()));
+  }
+
+  /** One HTTP exchange, body read included (at most `maxResponseBytes`), under the attempt's timeout. */
   private async attempt(
     spec: RequestSpec,
     headers: Record<string, string>,
     attempt: number,
-  ): Promise<
-    | { reply: { status: number; text: string; retryAfter: string | null } }
-    | { failure: Failure & { kind: 'network' } }
-  > {
+  ): Promise<AttemptOutcome> {
     const { method, url, signal } = spec;
-    const deadline = this.deadlineMs;
-    const timeoutMs =
-      deadline === undefined
-        ? this.requestTimeoutMs
-        : Math.max(1, Math.min(this.requestTimeoutMs, deadline - this.clock.now()));
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error('request timeout')), timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    const timeoutMs = this.attemptTimeoutMs();
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(new Error('request timeout')), timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
     const started = performance.now();
-    const page = url.searchParams.get('page');
-    const logFields = {
-      method,
-      path: url.pathname,
-      ...(page && /^\d+$/.test(page) ? { page: Number(page) } : {}),
-    };
+    const logged = (status: number | string) =>
+      this.log.debug('Nutcache request', {
+        ...this.logFields(spec),
+        status,
+        attempt,
+        durationMs: Math.round(performance.now() - started),
+      });
     this.requests++;
     try {
       const response = await this.fetchImpl(url.href, {
@@ -617,33 +741,35 @@ export class NutcacheClient implements CustomerSource {
         signal: combined,
         redirect: 'manual',
       });
-      const text = await response.text();
-      this.log.debug('Nutcache request', {
-        ...logFields,
-        status: response.status,
-        attempt,
-        durationMs: Math.round(performance.now() - started),
-      });
-      return { reply: { status: response.status, text, retryAfter: response.headers.get('retry-after') } };
+      const body = await readCappedBody(response, this.maxResponseBytes);
+      logged(response.status);
+      if ('tooLarge' in body) {
+        stop.abort(new Error('response too large'));
+        return { tooLarge: { status: response.status, ...body } };
+      }
+      return {
+        reply: { status: response.status, text: body.text, retryAfter: response.headers.get('retry-after') },
+      };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      const timedOut = timeout.signal.aborted;
-      const detail = redact(networkDetail(error), this.secrets());
-      this.log.debug('Nutcache request', {
-        ...logFields,
-        status: timedOut ? 'timeout' : 'network-error',
-        attempt,
-        durationMs: Math.round(performance.now() - started),
-      });
-      return {
-        failure: {
-          kind: 'network',
-          timedOut,
-          detail: timedOut ? `no answer within ${timeoutMs} ms` : detail,
-        },
-      };
+      const timedOut = stop.signal.aborted;
+      logged(timedOut ? 'timeout' : 'network-error');
+      const detail = timedOut
+        ? `no answer within ${timeoutMs} ms`
+        : this.redactor().text(networkDetail(error));
+      return { failure: { kind: 'network', timedOut, detail } };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Method, path and (listing) page number of a request, for log lines. */
+  private logFields(spec: RequestSpec): Record<string, string | number> {
+    const page = spec.url.searchParams.get('page');
+    return {
+      method: spec.method,
+      path: this.shownPath(spec.url),
+      ...(page && /^\d{1,9}$/.test(page) ? { page: Number(page) } : {}),
+    };
   }
 }

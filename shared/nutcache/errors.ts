@@ -58,6 +58,26 @@ export class NutcacheAuthError extends NutcacheHttpError {
   }
 }
 
+/**
+ * A 429 whose `Retry-After` is longer than the client's maximum wait (`retry.maxRetryAfterMs`): the request
+ * is given up at once, and the API key's limiter is paused for the maximum wait only (`pausedMs`), so a
+ * hostile or broken `Retry-After` (a day, a date a year ahead) cannot stall a warm process for that long.
+ */
+export class NutcacheThrottledError extends NutcacheHttpError {
+  override readonly name: string = 'NutcacheThrottledError';
+  readonly retryAfterMs: number;
+  readonly pausedMs: number;
+
+  constructor(details: HttpErrorDetails & { retryAfterMs: number; pausedMs: number }) {
+    super(
+      details,
+      `Nutcache throttled (Retry-After of ${Math.ceil(details.retryAfterMs / 1000)} s is longer than the ${Math.ceil(details.pausedMs / 1000)} s the client waits; request given up, API key paused ${Math.ceil(details.pausedMs / 1000)} s):`,
+    );
+    this.retryAfterMs = details.retryAfterMs;
+    this.pausedMs = details.pausedMs;
+  }
+}
+
 export interface ResponseErrorDetails {
   readonly method: string;
   readonly path: string;
@@ -90,6 +110,17 @@ export class NutcacheResponseError extends NutcacheError {
     this.problem = details.problem;
     this.excerpt = details.excerpt;
     this.attempts = attempts;
+  }
+}
+
+/** A body larger than the client's `maxResponseBytes`: cut off while streaming, the request aborted. */
+export class NutcacheResponseTooLargeError extends NutcacheResponseError {
+  override readonly name: string = 'NutcacheResponseTooLargeError';
+  readonly limitBytes: number;
+
+  constructor(details: ResponseErrorDetails & { readonly limitBytes: number }) {
+    super(details);
+    this.limitBytes = details.limitBytes;
   }
 }
 
@@ -139,21 +170,4 @@ export class NutcacheDeadlineError extends NutcacheError {
     super(`${message} (deadline ${new Date(deadline).toISOString()})`);
     this.deadline = deadline;
   }
-}
-
-/**
- * Removes every occurrence of the given secrets (and their URL-encoded and base64 forms, if given) from
- * a text. Empty secrets are ignored.
- */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  const sorted = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  for (const secret of sorted) out = out.split(secret).join('[redacted]');
-  return out;
-}
-
-/** A short, single-line excerpt of a body, credentials removed, at most EXCERPT_LENGTH characters. */
-export function excerptOf(body: string, secrets: readonly string[]): string {
-  const flat = redact(body, secrets).replace(/\s+/g, ' ').trim();
-  return flat.length <= EXCERPT_LENGTH ? flat : `${flat.slice(0, EXCERPT_LENGTH - 1)}…`;
 }

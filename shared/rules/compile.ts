@@ -3,27 +3,46 @@
  * construct puts on the rule and what the local matcher evaluates, so a rule behaves the same in both.
  */
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES } from '../events/contract.ts';
-import type { ConditionItem, FieldConditions, Scalar, SyncRuleFilter } from './model.ts';
+import { compileEventPattern, InvalidPatternError } from './matcher.ts';
+import type {
+  ConditionGroup,
+  ConditionItem,
+  FieldCondition,
+  FieldConditions,
+  Scalar,
+  StringOperand,
+  SyncRuleFilter,
+} from './model.ts';
 import { DEFAULT_CHANGE_TYPES } from './model.ts';
+
+type Strings = string | readonly string[];
+type EventBridgeStringOperand = string | { readonly 'equals-ignore-case': string };
 
 /** A matcher inside a pattern's value list. */
 export type PatternMatcher =
   | Scalar
-  | { readonly prefix: string }
+  | { readonly prefix: EventBridgeStringOperand }
+  | { readonly suffix: EventBridgeStringOperand }
+  | { readonly 'equals-ignore-case': string }
+  | { readonly wildcard: string }
+  | { readonly cidr: string }
   | {
       readonly 'anything-but':
         | string
         | number
         | readonly string[]
         | readonly number[]
-        | { readonly prefix: string };
+        | { readonly prefix: Strings }
+        | { readonly suffix: Strings }
+        | { readonly 'equals-ignore-case': Strings }
+        | { readonly wildcard: Strings };
     }
   | { readonly exists: boolean }
   | { readonly numeric: readonly (string | number)[] };
 
-/** An EventBridge event pattern: nested objects whose leaves are lists of matchers. */
+/** An EventBridge event pattern: nested objects whose leaves are lists of matchers (`$or`: of patterns). */
 export interface EventPattern {
-  readonly [key: string]: EventPattern | readonly PatternMatcher[];
+  readonly [key: string]: EventPattern | readonly PatternMatcher[] | readonly EventPattern[];
 }
 
 /** EventBridge's limit on an event pattern's length, in characters. */
@@ -47,11 +66,29 @@ export class PatternTooLargeError extends Error {
   }
 }
 
+function stringOperand(operand: StringOperand): EventBridgeStringOperand {
+  return typeof operand === 'string' ? operand : { 'equals-ignore-case': operand.equalsIgnoreCase };
+}
+
+/** `anythingBut` in EventBridge's spelling (`equalsIgnoreCase` → `equals-ignore-case`). */
+function anythingBut(
+  operand: Extract<FieldCondition, { anythingBut: unknown }>['anythingBut'],
+): PatternMatcher {
+  if (typeof operand !== 'object' || Array.isArray(operand)) return { 'anything-but': operand };
+  if ('equalsIgnoreCase' in operand)
+    return { 'anything-but': { 'equals-ignore-case': operand.equalsIgnoreCase } };
+  return { 'anything-but': operand };
+}
+
 function itemMatchers(item: ConditionItem): PatternMatcher[] {
   if (item === null || typeof item !== 'object') return [item];
   if ('equals' in item) return Array.isArray(item.equals) ? [...item.equals] : [item.equals as Scalar];
-  if ('anythingBut' in item) return [{ 'anything-but': item.anythingBut }];
-  if ('prefix' in item) return [{ prefix: item.prefix }];
+  if ('anythingBut' in item) return [anythingBut(item.anythingBut)];
+  if ('prefix' in item) return [{ prefix: stringOperand(item.prefix) }];
+  if ('suffix' in item) return [{ suffix: stringOperand(item.suffix) }];
+  if ('equalsIgnoreCase' in item) return [{ 'equals-ignore-case': item.equalsIgnoreCase }];
+  if ('wildcard' in item) return [{ wildcard: item.wildcard }];
+  if ('cidr' in item) return [{ cidr: item.cidr }];
   if ('exists' in item) return [{ exists: item.exists }];
   const range: (string | number)[] = [];
   const { gt, gte, lt, lte } = item.numeric;
@@ -86,15 +123,38 @@ function conditionsPattern(map: Readonly<Record<string, FieldConditions>>): Even
   return out;
 }
 
-/** The EventBridge pattern of a rule. */
+/**
+ * The EventBridge pattern of a rule, checked by the local matcher's pattern compiler: anything EventBridge
+ * would refuse throws `InvalidPatternError` naming the rule and the field.
+ */
 export function compileRulePattern(rule: SyncRuleFilter, options: CompileOptions = {}): EventPattern {
+  const pattern = buildRulePattern(rule, options);
+  try {
+    compileEventPattern(pattern);
+  } catch (error) {
+    if (error instanceof InvalidPatternError) {
+      throw new InvalidPatternError(`rule '${rule.name}': ${error.message}`);
+    }
+    throw error;
+  }
+  return pattern;
+}
+
+/** The `detail` conditions of a rule or of one `anyOf` group. */
+function detailPattern(group: ConditionGroup): Record<string, EventPattern[keyof EventPattern]> {
+  const detail: Record<string, EventPattern[keyof EventPattern]> = {};
+  if (group.organizationGuids) detail.organizationGuid = [...new Set(group.organizationGuids)];
+  if (group.changedFields) detail.changedFields = [...new Set(group.changedFields)];
+  if (group.before) detail.before = conditionsPattern(group.before);
+  if (group.after) detail.after = conditionsPattern(group.after);
+  return detail;
+}
+
+function buildRulePattern(rule: SyncRuleFilter, options: CompileOptions): EventPattern {
   const changeTypes = rule.changeTypes ?? DEFAULT_CHANGE_TYPES;
-  const detail: Record<string, EventPattern | readonly PatternMatcher[]> = {};
-  if (rule.organizationGuids) detail.organizationGuid = [...new Set(rule.organizationGuids)];
-  if (rule.changedFields) detail.changedFields = [...new Set(rule.changedFields)];
-  if (rule.before) detail.before = conditionsPattern(rule.before);
-  if (rule.after) detail.after = conditionsPattern(rule.after);
-  const pattern: Record<string, EventPattern | readonly PatternMatcher[]> = {
+  const detail = detailPattern(rule);
+  if (rule.anyOf) detail.$or = rule.anyOf.map(detailPattern);
+  const pattern: Record<string, EventPattern[keyof EventPattern]> = {
     source: [options.eventSource ?? DEFAULT_EVENT_SOURCE],
     'detail-type': [...new Set(changeTypes)].map((t) => DETAIL_TYPES[t]),
   };

@@ -6,14 +6,21 @@
  * A condition on a field is one operator, a bare value (shorthand for `equals`), or a list of those (any of
  * them may match, as in EventBridge):
  *   equals: 1 | [1, 2] | null        the value is one of these (JSON types are not converted: 1 is not "1")
- *   anythingBut: "x" | ["x", "y"] | 3 | [3, 4] | { prefix: "x" }
- *   prefix: "abc"                    a string value starting with "abc"
+ *   anythingBut: "x" | ["x", "y"] | 3 | [3, 4] | { prefix | suffix | equalsIgnoreCase | wildcard: "x" | ["x", …] }
+ *   prefix: "abc" | { equalsIgnoreCase: "abc" }   a string value starting with "abc"
+ *   suffix: "abc" | { equalsIgnoreCase: "abc" }   a string value ending with "abc"
+ *   equalsIgnoreCase: "abc"          a string value equal to "abc" ignoring case
+ *   wildcard: "a*c"                  a string value matching; `*` is any run of characters (`\*` a star)
+ *   cidr: "10.0.0.0/24"              a string value that is an IP address in the block (IPv4 or IPv6)
  *   exists: true | false             the field is present (with any value, null included) / absent
- *   numeric: { gt, gte, lt, lte }    a JSON number in the range (bounds within ±5e9)
+ *   numeric: { gt, gte, lt, lte }    a JSON number in the range (bounds within ±1e9, six decimals)
+ * The compiled pattern is then checked by the local matcher's compiler (pattern.ts), which refuses anything
+ * EventBridge refuses.
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ChangeType } from '../events/contract.ts';
+import { NUMERIC_LIMIT } from './operators.ts';
 
 export type Scalar = string | number | boolean | null;
 
@@ -24,6 +31,10 @@ export interface NumericRange {
   readonly lte?: number;
 }
 
+/** A string operand, or the same compared ignoring case. */
+export type StringOperand = string | { readonly equalsIgnoreCase: string };
+type Strings = string | readonly string[];
+
 export type FieldCondition =
   | { readonly equals: Scalar | readonly Scalar[] }
   | {
@@ -32,15 +43,30 @@ export type FieldCondition =
         | number
         | readonly string[]
         | readonly number[]
-        | { readonly prefix: string };
+        | { readonly prefix: Strings }
+        | { readonly suffix: Strings }
+        | { readonly equalsIgnoreCase: Strings }
+        | { readonly wildcard: Strings };
     }
-  | { readonly prefix: string }
+  | { readonly prefix: StringOperand }
+  | { readonly suffix: StringOperand }
+  | { readonly equalsIgnoreCase: string }
+  | { readonly wildcard: string }
+  | { readonly cidr: string }
   | { readonly exists: boolean }
   | { readonly numeric: NumericRange };
 
 /** A bare value means `equals`; a list means any of its items. */
 export type ConditionItem = Scalar | FieldCondition;
 export type FieldConditions = ConditionItem | readonly ConditionItem[];
+
+/** A group of conditions of `anyOf` (all of its conditions must hold). */
+export interface ConditionGroup {
+  readonly changedFields?: readonly string[];
+  readonly organizationGuids?: readonly string[];
+  readonly before?: Readonly<Record<string, FieldConditions>>;
+  readonly after?: Readonly<Record<string, FieldConditions>>;
+}
 
 /** What a rule selects (everything but the target). */
 export interface SyncRuleFilter {
@@ -57,6 +83,8 @@ export interface SyncRuleFilter {
   readonly before?: Readonly<Record<string, FieldConditions>>;
   /** Conditions on the customer after the change (`detail.after.<field>`); all must hold. */
   readonly after?: Readonly<Record<string, FieldConditions>>;
+  /** At least two groups; the rule matches when any group holds (EventBridge's `$or`), with the rest. */
+  readonly anyOf?: readonly ConditionGroup[];
 }
 
 /** A target as a rules file declares it (resources by ARN). */
@@ -78,8 +106,8 @@ export interface SyncRuleSpec extends SyncRuleFilter {
 
 export const DEFAULT_CHANGE_TYPES: readonly ChangeType[] = ['created', 'updated', 'deleted'];
 
-/** EventBridge's documented numeric matching range. */
-export const NUMERIC_LIMIT = 5e9;
+/** EventBridge's documented numeric matching range (shared with the pattern compiler). */
+export { NUMERIC_LIMIT } from './operators.ts';
 
 export const RULE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /** Canonical customer keys are lower case (shared/customer.ts). */
@@ -131,6 +159,12 @@ const numericRangeSchema = z
     }
   });
 
+const stringsSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const stringOperandSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ equalsIgnoreCase: z.string().min(1) }),
+]);
+
 const OPERATORS = {
   equals: z.union([scalarSchema, z.array(scalarSchema).min(1)]),
   anythingBut: z.union([
@@ -138,9 +172,16 @@ const OPERATORS = {
     z.number(),
     z.array(z.string()).min(1),
     z.array(z.number()).min(1),
-    z.strictObject({ prefix: z.string().min(1) }),
+    z.strictObject({ prefix: stringsSchema }),
+    z.strictObject({ suffix: stringsSchema }),
+    z.strictObject({ equalsIgnoreCase: stringsSchema }),
+    z.strictObject({ wildcard: stringsSchema }),
   ]),
-  prefix: z.string().min(1),
+  prefix: stringOperandSchema,
+  suffix: stringOperandSchema,
+  equalsIgnoreCase: z.string(),
+  wildcard: z.string().min(1),
+  cidr: z.string().min(1),
   exists: z.boolean(),
   numeric: numericRangeSchema,
 } as const;
@@ -233,6 +274,18 @@ const conditionsMapSchema = z
 
 const changeTypeSchema = z.enum(['created', 'updated', 'deleted', 'snapshot']);
 
+const conditionGroupSchema = z
+  .strictObject({
+    changedFields: z.array(fieldNameSchema).min(1).optional(),
+    organizationGuids: z.array(z.string().min(1)).min(1).optional(),
+    before: conditionsMapSchema.optional(),
+    after: conditionsMapSchema.optional(),
+  })
+  .refine(
+    (group) => Object.keys(group).length > 0,
+    'give at least one of changedFields, organizationGuids, before, after',
+  );
+
 export const syncRuleFilterSchema = z.strictObject({
   name: z
     .string()
@@ -243,6 +296,10 @@ export const syncRuleFilterSchema = z.strictObject({
   organizationGuids: z.array(z.string().min(1)).min(1).optional(),
   before: conditionsMapSchema.optional(),
   after: conditionsMapSchema.optional(),
+  anyOf: z
+    .array(conditionGroupSchema)
+    .min(2, 'give at least two groups of conditions (one group needs no anyOf)')
+    .optional(),
 });
 
 const arn = (service: string) =>

@@ -16,12 +16,18 @@ import type { NutcacheSecret } from '../nutcache/secret.ts';
 import type { CustomerSource } from '../nutcache/types.ts';
 import {
   apiKeyId,
-  DEFAULT_DAILY_BUDGET,
   expectedPollCost,
-  nextPollDelay,
+  POLL_DEFERRED_METRIC,
   QuotaGuard,
   type QuotaStore,
 } from '../quota/budget.ts';
+import {
+  BlockReservation,
+  delayAfterPoll,
+  notBeforeAfter,
+  scheduledPollDeferral,
+  throttlesSince,
+} from '../quota/policy.ts';
 
 export interface PollerServiceDeps extends Omit<PollDependencies, 'source'> {
   /** The organization's credentials; `fresh` asks to bypass any cache. */
@@ -57,109 +63,149 @@ export async function pollWithCredentials(
   deps: PollerServiceDeps,
   options: PollOptions,
 ): Promise<PollResult> {
-  const attempt = async (fresh: boolean): Promise<PollResult> => {
-    const secret = await deps.getSecret(fresh);
-    if (secret.organizationGuid.toUpperCase() !== options.organizationGuid.toUpperCase()) {
-      throw new OrganizationMismatchError(options.organizationGuid, secret.organizationGuid);
-    }
-    const source = deps.createSource(secret);
-    if (!deps.quota) return runPoll({ ...deps, source }, options);
-
-    const guard = new QuotaGuard({
-      store: deps.quota.store,
-      apiKeyId: apiKeyId(secret.apiKey),
-      ...(deps.quota.dailyBudget !== undefined ? { dailyBudget: deps.quota.dailyBudget } : {}),
-      clock: deps.clock,
-      log: deps.log,
-      metrics: deps.metrics,
-    });
-    const state = await deps.store.getOrgState(options.organizationGuid);
-    const startedAt = deps.clock.now();
-    // Backing off: a scheduled poll before `notBefore` is deferred (an explicit "sync now", which names
-    // its pollId, is not).
-    // (A retry after a 401 is not deferred by the back-off its own first attempt may just have set.)
-    if (state?.notBefore && state.notBefore > startedAt && options.pollId === undefined && !fresh) {
-      deps.metrics.count('PollDeferred');
-      deps.log.info('poll deferred: backing off after 429s or a low budget', {
-        organizationGuid: options.organizationGuid,
-        notBefore: new Date(state.notBefore).toISOString(),
-      });
-      return deferred(
-        options,
-        startedAt,
-        state.notBefore,
-        'backing off (Nutcache answered 429, or the daily budget runs low)',
-      );
-    }
-    const expected = expectedPollCost(state?.lastPages !== undefined ? { lastPages: state.lastPages } : {});
-    const admission = await guard.admit(expected, { organizationGuid: options.organizationGuid });
-    if (!admission.admitted) {
-      return deferred(
-        options,
-        startedAt,
-        admission.plan.resetsAt,
-        'the daily Nutcache request budget would be exceeded',
-      );
-    }
-    const requestsBefore = source.requestCount;
-    const throttledBefore = source.throttledCount ?? 0;
-    // The poll holds its estimate; beyond it, it reserves more of the day's budget in blocks, atomically,
-    // so polls sharing the API key can never spend more than the budget between them.
-    let reserved = admission.reservation.reserved;
-    let extra = 0;
-    const block = Math.max(10, Math.ceil(reserved / 2));
-    const dailyBudget = deps.quota.dailyBudget ?? DEFAULT_DAILY_BUDGET;
-    const keyId = apiKeyId(secret.apiKey);
-    const quotaStore = deps.quota.store;
-    const budgetGate = async (sent: number): Promise<boolean> => {
-      if (sent < reserved) return true;
-      const total = await quotaStore.consume(keyId, admission.reservation.day, block);
-      // Keep only the part of the block that fits in the budget; give the rest back.
-      const over = Math.max(0, total - dailyBudget);
-      if (over > 0) await quotaStore.consume(keyId, admission.reservation.day, -Math.min(over, block));
-      const granted = block - Math.min(over, block);
-      reserved += granted;
-      extra += granted;
-      return granted > 0;
-    };
-    let result: PollResult | undefined;
-    try {
-      result = await runPoll({ ...deps, source }, { ...options, budgetGate });
-      return result;
-    } finally {
-      // settle() replaces the first reservation with what was sent; the blocks reserved since are part of it.
-      const usedToday = await admission.reservation.settle(source.requestCount - requestsBefore - extra);
-      const intervalMs = deps.quota.intervalMs;
-      if (intervalMs !== undefined && result && result.outcome !== 'busy') {
-        const now = deps.clock.now();
-        const pages = result.counts.pages || state?.lastPages;
-        const delay = nextPollDelay({
-          configuredIntervalMs: intervalMs,
-          recent429s: (source.throttledCount ?? 0) - throttledBefore,
-          usedToday,
-          ...(deps.quota.dailyBudget !== undefined ? { dailyBudget: deps.quota.dailyBudget } : {}),
-          now,
-          expectedCost: expectedPollCost(pages !== undefined ? { lastPages: pages } : {}),
-        });
-        // A tenth of an interval of slack, so the tick that falls on `notBefore` is not skipped by jitter.
-        const notBefore = delay.delayMs > intervalMs ? Math.round(now + delay.delayMs - intervalMs / 10) : 0;
-        if (notBefore !== 0 || state?.notBefore) {
-          await deps.store.updateOrgState(options.organizationGuid, { notBefore });
-          deps.log.info(notBefore ? 'polls back off' : 'polls are back at the configured rate', {
-            organizationGuid: options.organizationGuid,
-            reason: delay.reason,
-            ...(notBefore ? { notBefore: new Date(notBefore).toISOString() } : {}),
-          });
-        }
-      }
-    }
-  };
-  const first = await attempt(false);
+  const first = await pollOnce(deps, options, false);
   if (!(first.failure instanceof NutcacheAuthError) || deps.canRefreshSecret === false) return first;
   deps.log.warn('Nutcache rejected the credentials; fetching the secret again and retrying once', {
     organizationGuid: options.organizationGuid,
   });
-  return attempt(true);
+  return pollOnce(deps, options, true);
+}
+
+/** One attempt: the credentials (`fresh` bypasses caches), then the poll, within the budget when there is one. */
+async function pollOnce(deps: PollerServiceDeps, options: PollOptions, fresh: boolean): Promise<PollResult> {
+  const secret = await deps.getSecret(fresh);
+  if (secret.organizationGuid.toUpperCase() !== options.organizationGuid.toUpperCase()) {
+    throw new OrganizationMismatchError(options.organizationGuid, secret.organizationGuid);
+  }
+  const source = deps.createSource(secret);
+  if (!deps.quota) return runPoll({ ...deps, source }, options);
+  return pollWithinBudget({
+    deps,
+    quota: deps.quota,
+    options,
+    keyId: apiKeyId(secret.apiKey),
+    source,
+    fresh,
+  });
+}
+
+interface BudgetedPoll {
+  readonly deps: PollerServiceDeps;
+  readonly quota: NonNullable<PollerServiceDeps['quota']>;
+  readonly options: PollOptions;
+  readonly keyId: string;
+  readonly source: CustomerSource;
+  /** The retry after a 401. */
+  readonly fresh: boolean;
+}
+
+/** Defers the poll while backing off or when the budget would be exceeded; otherwise polls and settles. */
+async function pollWithinBudget(poll: BudgetedPoll): Promise<PollResult> {
+  const { deps, quota, options, keyId, source } = poll;
+  const guard = new QuotaGuard({
+    store: quota.store,
+    apiKeyId: keyId,
+    ...(quota.dailyBudget !== undefined ? { dailyBudget: quota.dailyBudget } : {}),
+    clock: deps.clock,
+    log: deps.log,
+    metrics: deps.metrics,
+  });
+  const state = await deps.store.getOrgState(options.organizationGuid);
+  const startedAt = deps.clock.now();
+  const backingOffUntil = scheduledPollDeferral({
+    notBefore: state?.notBefore,
+    now: startedAt,
+    explicit: options.pollId !== undefined,
+    retry: poll.fresh,
+  });
+  if (backingOffUntil !== undefined) return deferWhileBackingOff(deps, options, startedAt, backingOffUntil);
+  const expected = expectedPollCost(state?.lastPages !== undefined ? { lastPages: state.lastPages } : {});
+  const admission = await guard.admit(expected, { organizationGuid: options.organizationGuid });
+  if (!admission.admitted) {
+    return deferred(
+      options,
+      startedAt,
+      admission.plan.resetsAt,
+      'the daily Nutcache request budget would be exceeded',
+    );
+  }
+  const requestsBefore = source.requestCount;
+  const throttles = throttlesSince(source);
+  const blocks = new BlockReservation({
+    store: quota.store,
+    apiKeyId: keyId,
+    day: admission.reservation.day,
+    reserved: admission.reservation.reserved,
+    dailyBudget: quota.dailyBudget,
+  });
+  let result: PollResult | undefined;
+  try {
+    result = await runPoll({ ...deps, source }, { ...options, budgetGate: blocks.gate });
+    return result;
+  } finally {
+    // settle() replaces the first reservation with what was sent; the blocks reserved since are part of it.
+    const usedToday = await admission.reservation.settle(source.requestCount - requestsBefore - blocks.extra);
+    if (quota.intervalMs !== undefined && result && result.outcome !== 'busy') {
+      await recordBackOff(poll, quota.intervalMs, {
+        recent429s: throttles(),
+        usedToday,
+        pages: result.counts.pages || state?.lastPages,
+        previousNotBefore: state?.notBefore,
+      });
+    }
+  }
+}
+
+function deferWhileBackingOff(
+  deps: PollerServiceDeps,
+  options: PollOptions,
+  now: number,
+  notBefore: number,
+): PollResult {
+  deps.metrics.count(POLL_DEFERRED_METRIC);
+  deps.log.info('poll deferred: backing off after 429s or a low budget', {
+    organizationGuid: options.organizationGuid,
+    notBefore: new Date(notBefore).toISOString(),
+  });
+  return deferred(
+    options,
+    now,
+    notBefore,
+    'backing off (Nutcache answered 429, or the daily budget runs low)',
+  );
+}
+
+interface PollOutcomeForBackOff {
+  readonly recent429s: number;
+  readonly usedToday: number;
+  readonly pages: number | undefined;
+  readonly previousNotBefore: number | undefined;
+}
+
+/** Sets (or clears) the organization's `notBefore` after a poll, so scheduled polls back off or resume. */
+async function recordBackOff(
+  poll: BudgetedPoll,
+  intervalMs: number,
+  outcome: PollOutcomeForBackOff,
+): Promise<void> {
+  const { deps, options } = poll;
+  const now = deps.clock.now();
+  const delay = delayAfterPoll({
+    configuredIntervalMs: intervalMs,
+    recent429s: outcome.recent429s,
+    usedToday: outcome.usedToday,
+    dailyBudget: poll.quota.dailyBudget,
+    now,
+    pages: outcome.pages,
+  });
+  const notBefore = notBeforeAfter(delay, intervalMs, now);
+  if (notBefore === 0 && !outcome.previousNotBefore) return;
+  await deps.store.updateOrgState(options.organizationGuid, { notBefore });
+  deps.log.info(notBefore ? 'polls back off' : 'polls are back at the configured rate', {
+    organizationGuid: options.organizationGuid,
+    reason: delay.reason,
+    ...(notBefore ? { notBefore: new Date(notBefore).toISOString() } : {}),
+  });
 }
 
 function deferred(options: PollOptions, now: number, until: number, why: string): PollResult {

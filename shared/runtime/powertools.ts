@@ -1,15 +1,14 @@
-/** Adapts Powertools Metrics to the engine's MetricsSink port. */
-import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+/** Adapts Powertools Metrics to the MetricsSink port (every Lambda handler's metrics go through it). */
 import type { MetricsSink } from '../ports.ts';
 
-export class PowertoolsMetricsSink implements MetricsSink {
-  constructor(private readonly metrics: Metrics) {}
+/** The subset of Powertools Metrics the sink needs. */
+export interface PowertoolsMetricsLike {
+  addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'Bytes', value: number): void;
+}
 
-  count(name: string, value = 1): void {
-    this.metrics.addMetric(name, MetricUnit.Count, value);
-  }
-
-  gauge(name: string, value: number, unit: 'Milliseconds' | 'Count' | 'Bytes' = 'Count'): void {
-    this.metrics.addMetric(name, MetricUnit[unit], value);
-  }
+export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
+  return {
+    count: (name, value = 1) => metrics.addMetric(name, 'Count', value),
+    gauge: (name, value, unit = 'Count') => metrics.addMetric(name, unit, value),
+  };
 }

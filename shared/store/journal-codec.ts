@@ -48,6 +48,10 @@ function afterOf(entry: JournalEntry): CanonicalCustomer | null | undefined {
   return detail.after;
 }
 
+function sameRecord(a: CanonicalCustomer, b: CanonicalCustomer): boolean {
+  return stableStringify(a) === stableStringify(b);
+}
+
 /** The entry as written: the snapshot's record is not repeated when the event carries it as `after`. */
 function compact(entry: JournalEntry): {
   customerId: number;
@@ -56,7 +60,9 @@ function compact(entry: JournalEntry): {
 } {
   const { snapshot } = entry;
   const after = afterOf(entry);
-  if (snapshot && after && stableStringify(after) === stableStringify(snapshot.record)) {
+  // (The engine passes the same object as both: no need to serialise it twice to see they are equal.)
+  const same = after === snapshot?.record || (after && snapshot && sameRecord(after, snapshot.record));
+  if (snapshot && after && same) {
     const { record: _inEvent, ...rest } = snapshot;
     return { customerId: entry.customerId, event: entry.event, snapshot: { ...rest, recordIsAfter: true } };
   }

@@ -17,5 +17,3 @@ export class RecordingMetrics implements MetricsSink {
     return this.counts.get(name) ?? 0;
   }
 }
-
-export const noopMetrics: MetricsSink = { count: () => {}, gauge: () => {} };

@@ -8,7 +8,7 @@ import {
   UpdateEventSourceMappingCommand,
 } from '@aws-sdk/client-lambda';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Log, MetricsSink } from '../ports.ts';
+import type { Log } from '../ports.ts';
 import type { SubscriptionSwitch } from './queued-delivery.ts';
 
 /** Environment of the delivery function (besides ENV.webhookUrl and ENV.webhookSecretArn). */
@@ -76,17 +76,5 @@ export function sqsVisibilityChanger(sqs: SQSClient, queueUrl: string) {
         VisibilityTimeout: seconds,
       }),
     );
-  };
-}
-
-/** The subset of Powertools Metrics the sink needs. */
-interface PowertoolsMetricsLike {
-  addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'Bytes', value: number): void;
-}
-
-export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
-  return {
-    count: (name, value = 1) => metrics.addMetric(name, 'Count', value),
-    gauge: (name, value, unit = 'Count') => metrics.addMetric(name, unit, value),
   };
 }

@@ -3,8 +3,11 @@
  * Standard Webhooks. The signature is the authentication (the Lambda function URL has auth type NONE).
  *
  * Answers, in the order they are checked:
+ * - 400 an event that is not a function URL request (no headers, no request context);
  * - 405 not POST; 413 body over 4 KiB;
  * - 401 missing or malformed signature headers, timestamp more than 5 minutes from our clock, bad signature;
+ * - 400 `webhook-id` longer than 256 characters (Standard Webhooks ids are short, e.g. `msg_` + a ULID; the
+ *   id becomes a DynamoDB key, whose limit is 2,048 bytes);
  * - 400 body not JSON / not the expected shape; 400 organization not configured (ORGANIZATIONS);
  * - 409 `webhook-id` already used (checked after the signature, so nobody can burn ids without the secret);
  * - 202 `{"runId", "organizationGuid", "mode"}` once the poller was invoked asynchronously;
@@ -20,6 +23,8 @@ import type { ReplayGuard } from './replay-guard.ts';
 import { TIMESTAMP_TOLERANCE_SECONDS, type VerifyFailure, verifyWebhook } from './signing.ts';
 
 export const MAX_SYNC_NOW_BODY_BYTES = 4096;
+/** Longest `webhook-id` accepted (characters; at most 1 KiB of UTF-8, far below DynamoDB's 2 KiB key). */
+export const MAX_WEBHOOK_ID_LENGTH = 256;
 /** Claimed ids are kept 3 days: a Standard Webhooks sender's whole retry window. */
 export const REPLAY_RETENTION_SECONDS = 3 * 24 * 3600;
 
@@ -81,6 +86,11 @@ export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps):
   const nowMs = deps.now();
   const verified = verifyWebhook(request.body, request.headers, await deps.secrets(), nowMs);
   if (!verified.ok) return reject(401, UNAUTHORIZED[verified.reason]);
+  if (verified.id.length > MAX_WEBHOOK_ID_LENGTH) {
+    return reject(400, `webhook-id longer than ${MAX_WEBHOOK_ID_LENGTH} characters`, {
+      idLength: verified.id.length,
+    });
+  }
 
   let json: unknown;
   try {
@@ -131,6 +141,32 @@ export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps):
   deps.metrics?.count('SyncNowAccepted');
   log.info('Sync-now run started', { organizationGuid, mode, runId });
   return reply(202, { runId, organizationGuid, mode });
+}
+
+/** The parts of a Lambda function URL event (payload 2.0) that sync-now reads. */
+const functionUrlEventSchema = z.object({
+  requestContext: z.object({ http: z.object({ method: z.string() }) }),
+  headers: z.record(z.string(), z.string().optional()),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().optional(),
+});
+
+/** The request of a function URL event, or undefined when the event is not one. */
+export function syncNowRequestFromEvent(event: unknown): SyncNowRequest | undefined {
+  const parsed = functionUrlEventSchema.safeParse(event);
+  if (!parsed.success) return undefined;
+  const { requestContext, headers, body = '', isBase64Encoded } = parsed.data;
+  const text = isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
+  return { method: requestContext.http.method, headers, body: text };
+}
+
+/** `handleSyncNow` for a raw function URL event: a malformed event is a 400, never a throw. */
+export async function handleSyncNowEvent(event: unknown, deps: SyncNowDeps): Promise<SyncNowResponse> {
+  const request = syncNowRequestFromEvent(event);
+  if (request) return handleSyncNow(request, deps);
+  deps.metrics?.count('SyncNowRejected400');
+  deps.log.warn('Sync-now request rejected', { statusCode: 400, error: 'malformed event' });
+  return reply(400, { error: 'not a function URL request: method, headers or body missing' });
 }
 
 const organizationsSchema = z.array(z.looseObject({ organizationGuid: z.string().min(1) }));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NutcacheClient, type NutcacheClientConfig } from '../../shared/nutcache/client.ts';
+import { InvalidSecretError, parseNutcacheSecret, readNutcacheSecret } from '../../shared/nutcache/secret.ts';
 import type { CustomerPage } from '../../shared/nutcache/types.ts';
 import { credentials, FakeClock, type Handler, ORG, recordingLog, scriptedFetch, text } from './helpers.ts';
 
@@ -101,5 +102,60 @@ describe('NutcacheClient credentials', () => {
     expect(
       log.lines.some((l) => l.includes('"path":"/webapi/customers/1"') && l.includes('"status":503')),
     ).toBe(true);
+  });
+});
+
+describe('reading an organization secret', () => {
+  const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nutcache-acme-AbCdEf';
+  const GUID = '846E176E-7C4B-4BFD-A894-C98F2988927E';
+
+  it('calls a secret unconfigured when all three credential fields are empty or missing', () => {
+    // As the stack creates it: empty fields, the GUID and Secrets Manager's random `placeholder`.
+    const created = {
+      apiKey: '',
+      username: '',
+      password: '',
+      organizationGuid: GUID,
+      placeholder: 'Xy7Qm2Lk',
+    };
+    expect(readNutcacheSecret(JSON.stringify(created), ARN)).toEqual({ state: 'unconfigured' });
+    expect(readNutcacheSecret('{}', ARN)).toEqual({ state: 'unconfigured' });
+    expect(readNutcacheSecret({ apiKey: '  ', organizationGuid: GUID }, ARN)).toEqual({
+      state: 'unconfigured',
+    });
+  });
+
+  it('reads a filled secret as configured', () => {
+    const value = { ...credentials, organizationGuid: GUID, authScheme: 'bearer' };
+    expect(readNutcacheSecret(JSON.stringify(value), ARN)).toEqual({ state: 'configured', secret: value });
+  });
+
+  it('refuses a partly filled secret, naming the empty fields and never a value', () => {
+    const partial = JSON.stringify({ apiKey: credentials.apiKey, password: '', organizationGuid: GUID });
+    const error = (() => {
+      try {
+        readNutcacheSecret(partial, ARN);
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(InvalidSecretError);
+    expect(error?.message).toContain(ARN);
+    expect(error?.message).toMatch(/username, password/);
+    expect(error?.message).not.toContain(credentials.apiKey);
+    expect(error?.message).not.toContain('\n');
+  });
+
+  it('refuses a value that is not a JSON object, or has no organization GUID', () => {
+    expect(() => readNutcacheSecret('apiKey=abc', ARN)).toThrow(/not JSON/);
+    expect(() => readNutcacheSecret('[1,2]', ARN)).toThrow(InvalidSecretError);
+    expect(() => readNutcacheSecret({ ...credentials }, ARN)).toThrow(/organizationGuid/);
+  });
+
+  it('tells a CLI user that an unconfigured secret must be filled in first', () => {
+    expect(() => parseNutcacheSecret('{"apiKey":"","username":"","password":""}', ARN)).toThrow(
+      /not filled in/,
+    );
   });
 });

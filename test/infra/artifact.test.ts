@@ -43,7 +43,6 @@ interface InvokeOutcome {
 
 const RUNNER = new URL('./fixtures/invoke-bundle.mjs', import.meta.url).pathname;
 const TABLE_NAME = 'nutcache-cdc-artifact-test';
-const QUEUE_URL_PREFIX = 'https://sqs.us-east-1.amazonaws.com/000000000000/';
 
 function runBundle(bundle: string, exportName: string, event: unknown, env: Record<string, string>) {
   return new Promise<{ outcome: InvokeOutcome; stdout: string; stderr: string }>((resolve, reject) => {
@@ -127,11 +126,16 @@ describe('the bundled poller in cdk.out', () => {
     sandbox = await startSandbox({});
     dynamo = await startLocalDynamo();
     await createTable(dynamo.client, TABLE_NAME);
+    // Filled below, once the organizations are known; the fake must run first: the SQS client sends to
+    // the queue URL's own host, so queue URLs name the fake.
+    const secrets = new Map<string, string>();
+    fake = await startFakeAws({ secrets });
+    const queueUrlPrefix = `${fake.endpoint}/000000000000/`;
     const physical = new Map<string, string>();
     for (const [id, resource] of Object.entries(resources)) {
       if (resource.Type === 'AWS::DynamoDB::Table') physical.set(id, TABLE_NAME);
       if (resource.Type === 'AWS::Events::EventBus') physical.set(id, String(resource.Properties?.Name));
-      if (resource.Type === 'AWS::SQS::Queue') physical.set(id, `${QUEUE_URL_PREFIX}${id}`);
+      if (resource.Type === 'AWS::SQS::Queue') physical.set(id, `${queueUrlPrefix}${id}`);
       if (resource.Type === 'AWS::SecretsManager::Secret') {
         physical.set(id, `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}-AbCdEf`);
       }
@@ -146,17 +150,16 @@ describe('the bundled poller in cdk.out', () => {
       Object.entries(variables).map(([name, value]) => [name, resolveIntrinsics(value, ref)]),
     );
     const organizations = JSON.parse(templateEnv[ENV.organizations] ?? '[]') as { secretArn: string }[];
-    const secrets = new Map(
-      organizations.map((o) => [
+    for (const o of organizations) {
+      secrets.set(
         o.secretArn,
         JSON.stringify({
           ...DEMO_CREDENTIALS,
           organizationGuid: DEFAULT_ORGANIZATION_GUID,
           baseUrl: sandbox.url,
         }),
-      ]),
-    );
-    fake = await startFakeAws({ secrets });
+      );
+    }
     environment = {
       PATH: process.env.PATH ?? '',
       ...templateEnv,
@@ -199,7 +202,7 @@ describe('the bundled poller in cdk.out', () => {
     expect(code).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
     // Minified: long lines (an unminified bundle of this size averages well under 100 characters a line).
     expect(code.length / code.split('\n').length).toBeGreaterThan(2000);
-    expect(environment.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(environment.NODE_OPTIONS).toBe('--enable-source-maps --max-old-space-size=256');
   });
 
   it('answers the scheduler event with a successful poll', () => {
@@ -230,6 +233,8 @@ describe('the bundled poller in cdk.out', () => {
         .map((c) => c.id)
         .sort(),
     );
+    // Nothing went to the dead-letter queue, whose URL names the fake (so a message would be recorded).
+    expect(environment[ENV.deadLetterQueueUrl]?.startsWith(fake.endpoint)).toBe(true);
     expect(fake.messages).toEqual([]);
   });
 

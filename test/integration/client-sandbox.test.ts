@@ -14,6 +14,7 @@ import {
   NutcacheHttpError,
   NutcacheNetworkError,
   NutcacheResponseError,
+  NutcacheResponseTooLargeError,
 } from '../../shared/nutcache/errors.ts';
 import { SlidingWindowLimiter as ClientLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import type { CustomerPage } from '../../shared/nutcache/types.ts';
@@ -245,6 +246,30 @@ describe('client × sandbox: every fault is survived or raises the right typed e
     expect((error as NutcacheHttpError).status).toBe(429);
   });
 
+  it('aborts an endless page at maxResponseBytes, not retried, and the sandbox stops sending', async () => {
+    sandbox.inject({ kind: 'oversized', page: 2, times: Number.POSITIVE_INFINITY });
+    const client = clientFor(sandbox, { maxResponseBytes: 1024 * 1024 });
+    const started = performance.now();
+    const error = await failureOf(() => collect(client.listCustomers()));
+    expect(error).toBeInstanceOf(NutcacheResponseTooLargeError);
+    expect(error.message).toMatch(
+      /GET \/webapi\/customers \(status 200\): body is larger than 1048576 bytes/,
+    );
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(client.requestCount).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sandbox.stats.oversizedBytesSent).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('refuses a page announced as 400 MB by its Content-Length without reading it', async () => {
+    sandbox.inject({ kind: 'oversized', bytes: 400 * 1024 * 1024, declareLength: true, page: 1 });
+    const error = await failureOf(() => collect(clientFor(sandbox).listCustomers()));
+    expect(error).toBeInstanceOf(NutcacheResponseTooLargeError);
+    expect(error.message).toMatch(/Content-Length 419430400/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sandbox.stats.oversizedBytesSent).toBeLessThan(32 * 1024 * 1024);
+  });
+
   it.each([500, 503])('retries a passing %i and survives', async (status) => {
     sandbox.inject({ kind: 'status', status, page: 2, times: 2 });
     const client = await survives();
@@ -433,21 +458,25 @@ describe('client × sandbox: no credential in any error message or log line', ()
       await tryRun(make({ authScheme: scheme }));
       sandbox.inject({ kind: 'status', status: 429, retryAfter: 9999, path: 'customers' });
       await tryRun(make({ authScheme: scheme }));
+      for (const encoding of ['raw', 'percent', 'html', 'base64'] as const) {
+        sandbox.inject({ kind: 'reflect', into: 'next-link', encoding, page: 1 });
+        await tryRun(make({ authScheme: scheme }));
+        sandbox.inject({ kind: 'reflect', into: 'body', encoding, status: 500, times: 2, page: 1 });
+        await tryRun(make({ authScheme: scheme }));
+      }
     }
     sandbox.inject({ kind: 'truncated', path: 'token', times: 2 });
     await tryRun(make({ authScheme: 'bearer' }));
     sandbox.inject({ kind: 'html', status: 200, path: 'token', times: 2 });
     await tryRun(make({ authScheme: 'bearer' }));
 
-    expect(errors.length).toBeGreaterThanOrEqual(12);
+    expect(errors.length).toBeGreaterThanOrEqual(28);
+    const html = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const base64 = (s: string) => Buffer.from(s).toString('base64');
+    const raw = [secret.apiKey, secret.username, secret.password, wrongPassword.password];
     const forbidden = [
-      secret.apiKey,
-      secret.username,
-      secret.password,
-      wrongPassword.password,
-      encodeURIComponent(secret.username),
-      encodeURIComponent(secret.password),
-      Buffer.from(`${secret.apiKey}:${secret.username}:${secret.password}`).toString('base64'),
+      ...raw.flatMap((s) => [s, encodeURIComponent(s), html(s), base64(s)]),
+      base64(`${secret.apiKey}:${secret.username}:${secret.password}`),
     ];
     const texts = [
       ...errors.map((e) => `${e.name}: ${e.message} ${JSON.stringify(e)} ${e.stack ?? ''}`),

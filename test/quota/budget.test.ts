@@ -9,7 +9,7 @@ import {
   QuotaGuard,
   utcDay,
 } from '../../shared/quota/budget.ts';
-import { MemoryQuotaStore } from '../../shared/quota/memory.ts';
+import { MemoryQuotaStore } from '../support/memory-quota-store.ts';
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;

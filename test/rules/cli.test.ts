@@ -61,6 +61,21 @@ describe('nutcache-cdc rules', () => {
     expect(failed.err).toContain("rule 'broken' (rules[0]): target.queueArn: must be an ARN of sqs");
   });
 
+  it('validate and test: refuse a pattern EventBridge would refuse, naming the rule and field', async () => {
+    const bad = join(dir, 'refused.yaml');
+    writeFileSync(
+      bad,
+      "rules:\n  - name: ip-rule\n    after:\n      ip: { cidr: '10.0.0.0/40' }\n    target: { type: sqs, queueArn: 'arn:aws:sqs:eu-west-1:123456789012:q' }\n",
+    );
+    for (const argv of [['validate'], ['test', '--event', bad]]) {
+      const refused = await cli([...argv, '--rules', bad]);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toBe(
+        `${bad}: rule 'ip-rule': detail.after.ip: cidr takes an IPv4 or IPv6 block such as "10.0.0.0/24", got "10.0.0.0/40"`,
+      );
+    }
+  });
+
   it("test: compiles the rules for the config's eventSource, as the deployed stack does", async () => {
     const project = mkdtempSync(join(tmpdir(), 'rules-cli-project-'));
     writeFileSync(

@@ -192,7 +192,7 @@ describe('rules file validation', () => {
         ],
       }),
     ).toEqual([
-      "rule 'bad-operator' (rules[1]): after.status: unknown operator 'greaterThan' (expected one of equals, anythingBut, prefix, exists, numeric)",
+      "rule 'bad-operator' (rules[1]): after.status: unknown operator 'greaterThan' (expected one of equals, anythingBut, prefix, suffix, equalsIgnoreCase, wildcard, cidr, exists, numeric)",
       expect.stringMatching(/^rule 'bad-field' \(rules\[2\]\): after\.Email: field names are lower-case/),
       "rule 'bad-range' (rules[3]): before.tax.numeric: empty range: lower bound 10 is above upper bound 5",
       "rule 'http-webhook' (rules[4]): target.url: must be an https:// URL",
@@ -207,15 +207,118 @@ describe('rules file validation', () => {
         { name: 'dup', target: webhookTarget },
         { name: 'dup', target: webhookTarget },
         { name: 'typo', changedField: ['email'], target: webhookTarget },
-        { name: 'huge', after: { id: { numeric: { gt: 6e9 } } }, target: webhookTarget },
+        { name: 'huge', after: { id: { numeric: { gt: 2e9 } } }, target: webhookTarget },
       ]),
     ).toEqual([
       "rule 'dup' (rules[1]): name: duplicate of rules[0]",
       expect.stringMatching(/^rule 'typo' \(rules\[2\]\): .*changedField/),
       expect.stringMatching(
-        /^rule 'huge' \(rules\[3\]\): after\.id\.numeric\.gt: must be within ±5000000000/,
+        /^rule 'huge' \(rules\[3\]\): after\.id\.numeric\.gt: must be within ±1000000000/,
       ),
     ]);
+  });
+
+  it('lets a rules file use suffix, equals-ignore-case, wildcard, cidr and anything-but lists', () => {
+    const [rule] = validateRules([
+      {
+        name: 'all-string-operators',
+        after: {
+          email: [{ suffix: { equalsIgnoreCase: '@Example.com' } }, { wildcard: '*@*.example.org' }],
+          name: { equalsIgnoreCase: 'acme' },
+          website: { anythingBut: { wildcard: ['*.test', '*.invalid'] } },
+          city: { anythingBut: { equalsIgnoreCase: ['paris', 'lyon'] } },
+          code: { anythingBut: { suffix: ['-old', '-tmp'] } },
+          ip: { cidr: '10.0.0.0/8' },
+        },
+        target: webhookTarget,
+      },
+    ]);
+    if (!rule) throw new Error('no rule');
+    expect(compileRulePattern(rule).detail).toEqual({
+      after: {
+        email: [{ suffix: { 'equals-ignore-case': '@Example.com' } }, { wildcard: '*@*.example.org' }],
+        name: [{ 'equals-ignore-case': 'acme' }],
+        website: [{ 'anything-but': { wildcard: ['*.test', '*.invalid'] } }],
+        city: [{ 'anything-but': { 'equals-ignore-case': ['paris', 'lyon'] } }],
+        code: [{ 'anything-but': { suffix: ['-old', '-tmp'] } }],
+        ip: [{ cidr: '10.0.0.0/8' }],
+      },
+    });
+    const after = customer({
+      email: 'a@EXAMPLE.com',
+      name: 'ACME',
+      website: 'acme.com',
+      city: 'Nice',
+      code: 'A1',
+      ip: '10.2.3.4',
+    });
+    const spec = { ...rule, target: webhookTarget } as SyncRuleSpec;
+    expect(matchEventPattern(compileRulePattern(spec), customerEvent('updated', customer(), after))).toEqual({
+      matched: true,
+      mismatches: [],
+    });
+    const test = customerEvent('updated', customer(), { ...after, website: 'acme.test' });
+    expect(matchEventPattern(compileRulePattern(spec), test).mismatches).toEqual([
+      'detail.after.website: "acme.test" does not match [{"anything-but":{"wildcard":["*.test","*.invalid"]}}]',
+    ]);
+  });
+
+  it('compiles anyOf to $or: the rule matches when any group of conditions holds', () => {
+    const [rule] = validateRules([
+      {
+        name: 'vip-or-big',
+        changeTypes: ['updated'],
+        anyOf: [
+          { after: { vip: true } },
+          { after: { revenue: { numeric: { gte: 100000 } } }, changedFields: ['revenue'] },
+        ],
+        target: webhookTarget,
+      },
+    ]);
+    if (!rule) throw new Error('no rule');
+    expect(compileRulePattern(rule).detail).toEqual({
+      $or: [
+        { after: { vip: [true] } },
+        { changedFields: ['revenue'], after: { revenue: [{ numeric: ['>=', 100000] }] } },
+      ],
+    });
+    const vip = customerEvent('updated', customer(), customer({ vip: true }));
+    const big = customerEvent('updated', customer({ revenue: 5 }), customer({ revenue: 200000 }));
+    const neither = customerEvent('updated', customer(), customer({ vip: false, revenue: 5 }));
+    expect(matches(rule as SyncRuleSpec, vip)).toBe(true);
+    expect(matches(rule as SyncRuleSpec, big)).toBe(true);
+    expect(matchEventPattern(compileRulePattern(rule), neither).mismatches).toEqual([
+      '$or alternative 1: detail.after.vip: false does not match [true]',
+      '$or alternative 2: detail.after.revenue: 5 does not match [{"numeric":[">=",100000]}]',
+    ]);
+  });
+
+  it('refuses anyOf with fewer than two groups, and a field given both in and outside anyOf', () => {
+    expect(problemsOf([{ name: 'one', anyOf: [{ after: { vip: true } }], target: webhookTarget }])).toEqual([
+      "rule 'one' (rules[0]): anyOf: give at least two groups of conditions (one group needs no anyOf)",
+    ]);
+    const [twice] = validateRules([
+      {
+        name: 'twice',
+        after: { vip: true },
+        anyOf: [{ after: { vip: false } }, { changedFields: ['vip'] }],
+        target: webhookTarget,
+      },
+    ]);
+    if (!twice) throw new Error('no rule');
+    expect(() => compileRulePattern(twice)).toThrow(
+      /^rule 'twice': detail\.\$or: 'detail\.after\.vip' is given twice/,
+    );
+  });
+
+  it('refuses at compile time, naming the rule, a pattern EventBridge would refuse', () => {
+    const [rule] = validateRules([
+      { name: 'stars', after: { email: { wildcard: 'a**b' } }, target: webhookTarget },
+    ]);
+    if (!rule) throw new Error('no rule');
+    expect(() => compileRulePattern(rule)).toThrow(
+      /^rule 'stars': detail\.after\.email: wildcard "a\*\*b" has consecutive '\*' \(EventBridge refuses it\)$/,
+    );
   });
 
   it('reports a syntax error with the file name', () => {

@@ -6,17 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { NutcacheAuthError } from '../../shared/nutcache/errors.ts';
 import type { NutcacheSecret } from '../../shared/nutcache/secret.ts';
-import type { CustomerPage, CustomerSource } from '../../shared/nutcache/types.ts';
 import type { Log } from '../../shared/ports.ts';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus } from '../../shared/publish/memory.ts';
 import { apiKeyId, utcDay } from '../../shared/quota/budget.ts';
-import { MemoryQuotaStore } from '../../shared/quota/memory.ts';
 import { OrganizationMismatchError, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
 import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { customer, FakeSource } from '../support/fake-source.ts';
+import { MemoryQuotaStore } from '../support/memory-quota-store.ts';
+import { RejectingSource } from './fakes.ts';
 
 const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
 const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -26,19 +26,6 @@ const secret = (apiKey: string): NutcacheSecret => ({
   password: 'p',
   organizationGuid: ORG,
 });
-
-/** A source that answers 401 to every listing, like Nutcache with rotated credentials. */
-class RejectingSource implements CustomerSource {
-  requestCount = 0;
-  // biome-ignore lint/correctness/useYield: it fails before its first page
-  async *listCustomers(): AsyncIterable<CustomerPage> {
-    this.requestCount += 1;
-    throw new NutcacheAuthError({ method: 'GET', path: '/customers', status: 401, excerpt: '', attempts: 1 });
-  }
-  async getCustomer(): Promise<null> {
-    return null;
-  }
-}
 
 function setup() {
   const clock = new ManualClock();
@@ -150,7 +137,7 @@ describe('backing off', () => {
   });
 });
 
-describe('findings of the second review', () => {
+describe('the daily budget shared by polls and their retry after a 401', () => {
   it('never lets two organizations sharing a key spend more than the budget between them', async () => {
     const { deps, quota, clock } = setup();
     const day = utcDay(clock.now());

@@ -13,6 +13,8 @@ import {
 import { generateWebhookSecret, signWebhook } from '../../shared/webhooks/signing.ts';
 import {
   handleSyncNow,
+  handleSyncNowEvent,
+  MAX_WEBHOOK_ID_LENGTH,
   organizationGuidsFromEnv,
   type SyncNowDeps,
   type SyncNowRequest,
@@ -190,6 +192,44 @@ describe('inbound sync-now webhook', () => {
     expect(logs.at(-1)?.text).toContain('unrecognized_keys');
   });
 
+  it('answers 400, not a throw, to a correctly signed request whose webhook-id is too long', async () => {
+    const { deps, started } = harness();
+    const response = await handleSyncNow(signed(good, { id: 'x'.repeat(MAX_WEBHOOK_ID_LENGTH + 1) }), deps);
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).error).toBe(
+      `webhook-id longer than ${MAX_WEBHOOK_ID_LENGTH} characters`,
+    );
+    expect(started).toEqual([]);
+    expect(
+      (await handleSyncNow(signed(good, { id: 'x'.repeat(MAX_WEBHOOK_ID_LENGTH) }), deps)).statusCode,
+    ).toBe(202);
+  });
+
+  it.each([
+    ['without headers', { requestContext: { http: { method: 'POST' } }, body: good }],
+    ['without a request context', { headers: {}, body: good }],
+    ['that is not an object', 'POST /'],
+  ])('answers 400, not a throw, to a function URL event %s', async (_name, event) => {
+    const { deps, started } = harness();
+    const response = await handleSyncNowEvent(event, deps);
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).error).toMatch(/not a function URL request/);
+    expect(started).toEqual([]);
+  });
+
+  it('reads a function URL event: method, headers and a base64 body', async () => {
+    const { deps, started } = harness();
+    const request = signed(good);
+    const event = {
+      requestContext: { http: { method: 'POST' } },
+      headers: request.headers,
+      body: Buffer.from(good).toString('base64'),
+      isBase64Encoded: true,
+    };
+    expect((await handleSyncNowEvent(event, deps)).statusCode).toBe(202);
+    expect(started).toHaveLength(1);
+  });
+
   it('reads the organizations from the ORGANIZATIONS variable', () => {
     expect(organizationGuidsFromEnv(JSON.stringify([{ organizationGuid: 'a', secretArn: 'x' }]))).toEqual(
       new Set(['a']),
@@ -233,6 +273,12 @@ describe('replay guard on DynamoDB (single table, conditional put + TTL)', () =>
     expect(await guard.claim('old', 3_000, 2_000)).toBe(true);
     await guard.release('old');
     expect(await guard.claim('old', 3_000, 2_000)).toBe(true);
+  });
+
+  it('answers 400 to a signed 3,000-character webhook-id instead of failing on the DynamoDB key size', async () => {
+    const { deps } = harness({ replay: guard });
+    const response = await handleSyncNow(signed(good, { id: 'i'.repeat(3000) }), deps);
+    expect(response.statusCode).toBe(400);
   });
 
   it('rejects a replay through the handler when backed by DynamoDB', async () => {

@@ -1,5 +1,5 @@
-/** An in-process `QuotaStore` for tests, the local CLI without a table, and the benchmark. */
-import { assertDay, assertRequests, type QuotaStore } from './budget.ts';
+/** An in-process `QuotaStore` for tests (the CLI counts in its embedded DynamoDB, through DynamoQuotaStore). */
+import { assertDay, assertRequests, type QuotaStore } from '../../shared/quota/budget.ts';
 
 export class MemoryQuotaStore implements QuotaStore {
   readonly #counts = new Map<string, number>();
