@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
 import { loadConfig, type NutcacheCdcConfig, resolveConfigPath } from './config.ts';
-import { NutcacheCdcStack, REPO_ROOT } from './stacks/nutcache-cdc-stack.ts';
+import { REPO_ROOT } from './paths.ts';
+import { NutcacheCdcStack } from './stacks/nutcache-cdc-stack.ts';
 
 export interface BuildAppOptions {
   /** Use this configuration instead of reading a file. */

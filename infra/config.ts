@@ -15,15 +15,14 @@ import {
   memoryMbForCustomers,
 } from '../shared/engine/memory-fit.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
+import { DEFAULT_RATE_LIMIT } from '../shared/nutcache/rate-limiter.ts';
+import { DEFAULT_DAILY_BUDGET, PAGE_SIZE } from '../shared/quota/budget.ts';
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, organizationVariableEntry } from './organizations-variable.ts';
 
 /** The file the app reads when no `config` context value is given. */
 export const DEFAULT_CONFIG_FILE = 'nutcache-cdc.config.json';
 /** The committed example, read when {@link DEFAULT_CONFIG_FILE} does not exist. */
 export const EXAMPLE_CONFIG_FILE = 'nutcache-cdc.config.example.json';
-
-/** Nutcache's documented daily quota per API key. */
-export const NUTCACHE_DAILY_QUOTA = 20_000;
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
@@ -146,8 +145,8 @@ export const configSchema = z
       .number()
       .int('must be a whole number of requests')
       .min(1, 'must be at least 1')
-      .max(NUTCACHE_DAILY_QUOTA, `must not exceed Nutcache's daily quota of ${NUTCACHE_DAILY_QUOTA}`)
-      .default(NUTCACHE_DAILY_QUOTA),
+      .max(DEFAULT_DAILY_BUDGET, `must not exceed Nutcache's daily quota of ${DEFAULT_DAILY_BUDGET}`)
+      .default(DEFAULT_DAILY_BUDGET),
     /** Memory of the poller function (MB); an organization's expectedCustomers must fit it (docs/performance.md). */
     pollerMemoryMb: z
       .number()
@@ -193,7 +192,7 @@ export const configSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['organizations', index, 'apiKeyGroup'],
-          message: `is shared by ${sharing} organizations; at most ${MAX_ORGANIZATIONS_PER_API_KEY} can share one API key (each gets 1/${sharing} of its 4 requests a second)`,
+          message: `is shared by ${sharing} organizations; at most ${MAX_ORGANIZATIONS_PER_API_KEY} can share one API key (each gets 1/${sharing} of its ${DEFAULT_RATE_LIMIT.perSecond} requests a second)`,
         });
       }
       if (org.expectedCustomers !== undefined && sharing <= MAX_ORGANIZATIONS_PER_API_KEY) {
@@ -285,9 +284,7 @@ function checkEnvironmentSize(
   });
 }
 
-/** The client's limits per API key (under Nutcache's 5/s and 200/min), shared by the organizations of a key. */
-export const CLIENT_RATE_PER_SECOND = 4;
-export const CLIENT_RATE_PER_MINUTE = 180;
+/** How many organizations may share one API key (and split the client's rate limit per key). */
 export const MAX_ORGANIZATIONS_PER_API_KEY = 4;
 /** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
 export const MAX_LISTING_MINUTES = 13;
@@ -298,17 +295,20 @@ function pollerMemoryIssue(customers: number | undefined, memoryMb: number): str
   return `a poll of ${customers} customers does not fit the poller's memory with ${HEADROOM * 100}% headroom: "pollerMemoryMb" is ${memoryMb}, which fits at most ${maxCustomersForMemory(memoryMb)} customers; set "pollerMemoryMb" to at least ${memoryMbForCustomers(customers)}`;
 }
 
-/** The request rate one organization gets when `sharing` organizations poll with the same API key. */
+/**
+ * The request rate one organization gets when `sharing` organizations poll with the same API key: its share
+ * of the client's limits per key (shared/nutcache/rate-limiter.ts, under Nutcache's 5/s and 200/min).
+ */
 export function rateShare(sharing: number): { perSecond: number; perMinute: number } {
   return {
-    perSecond: Math.max(1, Math.floor(CLIENT_RATE_PER_SECOND / sharing)),
-    perMinute: Math.max(1, Math.floor(CLIENT_RATE_PER_MINUTE / sharing)),
+    perSecond: Math.max(1, Math.floor(DEFAULT_RATE_LIMIT.perSecond / sharing)),
+    perMinute: Math.max(1, Math.floor(DEFAULT_RATE_LIMIT.perMinute / sharing)),
   };
 }
 
 /** Minutes a full listing of `customers` takes at the rate of one of `sharing` organizations of a key. */
 export function listingMinutes(customers: number, sharing: number): number {
-  return Math.ceil(customers / 100) / rateShare(sharing).perMinute;
+  return Math.ceil(customers / PAGE_SIZE) / rateShare(sharing).perMinute;
 }
 
 export type NutcacheCdcConfig = z.output<typeof configSchema>;

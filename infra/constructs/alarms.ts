@@ -12,12 +12,36 @@ export function alarmNamePrefix(environmentName: string): string {
   return `nutcache-cdc-${environmentName}-`;
 }
 
+/** What an alarm of the project says: its name (see {@link alarmNamePrefix}) and description. */
+export interface AlarmText {
+  readonly alarmName: string;
+  readonly alarmDescription: string;
+}
+
+/**
+ * Fires when `metric` reaches `threshold` (default 1) in one period; no data means nothing happened (OK).
+ * For counts of failures and of events that need a look.
+ */
+export function atLeastAlarm(
+  scope: Construct,
+  id: string,
+  props: AlarmText & { readonly metric: cloudwatch.IMetric; readonly threshold?: number },
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    ...props,
+    threshold: props.threshold ?? 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: 1,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
 /** Fires as soon as a queue that should stay empty (a dead-letter queue) holds a message. */
 export function queueNotEmptyAlarm(
   scope: Construct,
   id: string,
   queue: sqs.IQueue,
-  props: { readonly alarmName: string; readonly alarmDescription: string },
+  props: AlarmText,
 ): cloudwatch.Alarm {
   return new cloudwatch.Alarm(scope, id, {
     ...props,

@@ -7,13 +7,13 @@
  * `addSyncRulesFromSpecs` does the same for the rules of a rules file (targets given by ARN); rules sending to
  * the same webhook URL and secret share one subscription.
  */
-import { Annotations, ArnFormat, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -25,6 +25,9 @@ import {
 } from '../../shared/rules/compile.ts';
 import type { SyncRuleFilter, SyncRuleSpec } from '../../shared/rules/model.ts';
 import { alarmNamePrefix, queueNotEmptyAlarm } from './alarms.ts';
+import { onlyForResource } from './conditions.ts';
+import { importSecretByArn } from './imported-secret.ts';
+import { terminalQueue } from './queues.ts';
 import { WebhookSubscription } from './webhook-subscription.ts';
 
 /** Where a rule's events go (code-declared rules use CDK objects). */
@@ -51,6 +54,26 @@ export interface CustomerSyncRuleProps extends SyncRuleFilter {
   readonly maxEventAge?: Duration;
 }
 
+/** The props with every default filled in ({@link withDefaults}). */
+interface CustomerSyncRuleSettings extends CustomerSyncRuleProps {
+  readonly description: string;
+  readonly enabled: boolean;
+  readonly maxEventAge: Duration;
+}
+
+/** Fills in the optional props of a rule (the event source's default is the pattern compiler's). */
+function withDefaults(props: CustomerSyncRuleProps): CustomerSyncRuleSettings {
+  return {
+    ...props,
+    description: props.description ?? `nutcache-cdc sync rule ${props.name}`,
+    enabled: props.enabled ?? true,
+    maxEventAge: props.maxEventAge ?? Duration.hours(24),
+  };
+}
+
+/** EventBridge's retries of a failing target: its maximum, so `maxEventAge` is what ends them. */
+const TARGET_RETRY_ATTEMPTS = 185;
+
 export class CustomerSyncRule extends Construct {
   readonly rule: events.Rule;
   /** The compiled pattern (also what `nutcache-cdc rules test` evaluates). */
@@ -68,9 +91,43 @@ export class CustomerSyncRule extends Construct {
 
   constructor(scope: Construct, id: string, props: CustomerSyncRuleProps) {
     super(scope, id);
+    const settings = withDefaults(props);
     this.eventPattern = compileRulePattern(props, { eventSource: props.eventSource });
     const json = patternJson(this.eventPattern);
-    const ruleName = props.name;
+    this.checkPatternLength(settings.name, json);
+    // A fixed (generated, stack-unique) name: a target role's trust policy names the rule's ARN, which
+    // could not refer to the rule itself without a dependency cycle.
+    this.ruleName = Names.uniqueResourceName(this, {
+      maxLength: 64,
+      separator: '-',
+      allowedSpecialCharacters: '-_.',
+    });
+    this.rule = this.createRule(settings, json);
+    this.targetDeadLetterQueue = terminalQueue(this, 'TargetDeadLetterQueue', {
+      noDeadLetterQueue: 'This queue is the rule target dead-letter queue (terminal).',
+      noRedrivePolicy: 'This queue is itself a dead-letter store (terminal).',
+    });
+    this.targetDeadLetterAlarm = queueNotEmptyAlarm(
+      this,
+      'TargetDeadLetterAlarm',
+      this.targetDeadLetterQueue,
+      {
+        alarmName: `${alarmNamePrefix(settings.environmentName)}rule-${settings.name}-target-dead-letters`,
+        alarmDescription: `EventBridge could not hand events of sync rule ${settings.name} to its target (permissions, throttling past the maximum event age); they wait in the rule's target dead-letter queue (docs/sync-rules.md).`,
+      },
+    );
+    if (settings.alarmAction) this.targetDeadLetterAlarm.addAlarmAction(settings.alarmAction);
+    this.ruleArn = Stack.of(this).formatArn({
+      service: 'events',
+      resource: 'rule',
+      resourceName: `${settings.eventBus.eventBusName}/${this.ruleName}`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+    this.subscription = this.addTarget(settings);
+  }
+
+  /** Refuses (at synth) a pattern longer than EventBridge accepts, naming the rule. */
+  private checkPatternLength(ruleName: string, json: string): void {
     this.node.addValidation({
       validate: () =>
         json.length > MAX_PATTERN_LENGTH
@@ -79,90 +136,68 @@ export class CustomerSyncRule extends Construct {
             ]
           : [],
     });
+  }
 
-    // A fixed (generated, stack-unique) name: a target role's trust policy names the rule's ARN, which
-    // could not refer to the rule itself without a dependency cycle.
-    this.ruleName = Names.uniqueResourceName(this, {
-      maxLength: 64,
-      separator: '-',
-      allowedSpecialCharacters: '-_.',
-    });
-    this.rule = new events.Rule(this, 'Rule', {
+  private createRule(settings: CustomerSyncRuleSettings, patternJsonText: string): events.Rule {
+    const rule = new events.Rule(this, 'Rule', {
       ruleName: this.ruleName,
-      eventBus: props.eventBus,
-      description: props.description ?? `nutcache-cdc sync rule ${props.name}`,
-      enabled: props.enabled ?? true,
+      eventBus: settings.eventBus,
+      description: settings.description,
+      enabled: settings.enabled,
       eventPattern: { source: this.eventPattern.source as string[] },
     });
     // The pattern as one JSON string: CloudFormation rejects null values in an object pattern, and the
     // string is exactly what the length check measured.
-    (this.rule.node.defaultChild as events.CfnRule).addPropertyOverride('EventPattern', json);
+    (rule.node.defaultChild as events.CfnRule).addPropertyOverride('EventPattern', patternJsonText);
+    return rule;
+  }
 
-    this.targetDeadLetterQueue = new sqs.Queue(this, 'TargetDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.targetDeadLetterQueue).acknowledge(
-      { id: 'AwsSolutions-SQS3', reason: 'This queue is the rule target dead-letter queue (terminal).' },
-      { id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter store (terminal).' },
-    );
-    this.targetDeadLetterAlarm = queueNotEmptyAlarm(
-      this,
-      'TargetDeadLetterAlarm',
-      this.targetDeadLetterQueue,
-      {
-        alarmName: `${alarmNamePrefix(props.environmentName)}rule-${props.name}-target-dead-letters`,
-        alarmDescription: `EventBridge could not hand events of sync rule ${props.name} to its target (permissions, throttling past the maximum event age); they wait in the rule's target dead-letter queue (docs/sync-rules.md).`,
-      },
-    );
-    if (props.alarmAction) this.targetDeadLetterAlarm.addAlarmAction(props.alarmAction);
-    this.ruleArn = Stack.of(this).formatArn({
-      service: 'events',
-      resource: 'rule',
-      resourceName: `${props.eventBus.eventBusName}/${this.ruleName}`,
-      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    });
+  /** Connects the target; returns the webhook subscription of a webhook target. */
+  private addTarget(settings: CustomerSyncRuleSettings): WebhookSubscription | undefined {
     const targetProps = {
       deadLetterQueue: this.targetDeadLetterQueue,
-      maxEventAge: props.maxEventAge ?? Duration.hours(24),
-      retryAttempts: 185,
+      maxEventAge: settings.maxEventAge,
+      retryAttempts: TARGET_RETRY_ATTEMPTS,
     };
-
-    const target = props.target;
+    const target = settings.target;
     switch (target.kind) {
       case 'webhook': {
         const subscription =
-          'subscription' in target
-            ? target.subscription
-            : new WebhookSubscription(this, 'Webhook', {
-                url: target.url,
-                secret: target.secret,
-                subscriptionName: props.name,
-                environmentName: props.environmentName,
-                ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
-              });
-        this.subscription = subscription;
+          'subscription' in target ? target.subscription : this.createWebhook(settings, target);
         this.rule.addTarget(new targets.SqsQueue(subscription.queue, targetProps));
-        break;
+        return subscription;
       }
       case 'sqs':
         this.rule.addTarget(new targets.SqsQueue(target.queue, targetProps));
-        break;
+        return undefined;
       case 'lambda':
         this.rule.addTarget(new targets.LambdaFunction(target.function, targetProps));
-        break;
+        return undefined;
       case 'stepFunctions':
         this.rule.addTarget(
           new targets.SfnStateMachine(target.stateMachine, { ...targetProps, role: this.targetRole() }),
         );
-        break;
+        return undefined;
       case 'apiDestination':
         this.rule.addTarget(
           new targets.ApiDestination(target.apiDestination, { ...targetProps, eventRole: this.targetRole() }),
         );
-        break;
+        return undefined;
     }
+  }
+
+  /** This rule's own webhook subscription, named after the rule. */
+  private createWebhook(
+    settings: CustomerSyncRuleSettings,
+    target: { readonly url: string; readonly secret: secretsmanager.ISecret },
+  ): WebhookSubscription {
+    return new WebhookSubscription(this, 'Webhook', {
+      url: target.url,
+      secret: target.secret,
+      subscriptionName: settings.name,
+      environmentName: settings.environmentName,
+      alarmAction: settings.alarmAction,
+    });
   }
 
   /** The role EventBridge assumes to reach the target: only for this rule of this account (confused deputy). */
@@ -170,9 +205,7 @@ export class CustomerSyncRule extends Construct {
     return new iam.Role(this, 'TargetRole', {
       description: `Assumed by EventBridge to deliver the events of sync rule ${this.ruleName}`,
       assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': Stack.of(this).account, 'aws:SourceArn': this.ruleArn },
-        },
+        conditions: onlyForResource(Stack.of(this).account, this.ruleArn),
       }),
     });
   }
@@ -194,81 +227,21 @@ function connectionName(arn: string): string {
 
 /** Creates the rules of a rules file; webhook rules with the same URL and secret share a subscription. */
 export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpecsProps): CustomerSyncRule[] {
-  const subscriptions = new Map<string, WebhookSubscription>();
+  const webhooks = sharedWebhooks(scope, props);
   return props.rules.map((spec) => {
     const { target: targetSpec, ...filter } = spec;
-    let target: SyncRuleTarget;
-    switch (targetSpec.type) {
-      case 'webhook': {
-        const key = `${targetSpec.url} ${targetSpec.secretArn}`;
-        let subscription = subscriptions.get(key);
-        if (!subscription) {
-          const secretId = `WebhookSecret${subscriptions.size + 1}`;
-          // A complete ARN ends with the 6-character suffix Secrets Manager adds to the name.
-          const secret = /-[A-Za-z0-9]{6}$/.test(targetSpec.secretArn)
-            ? secretsmanager.Secret.fromSecretCompleteArn(scope, secretId, targetSpec.secretArn)
-            : secretsmanager.Secret.fromSecretPartialArn(scope, secretId, targetSpec.secretArn);
-          subscription = new WebhookSubscription(scope, `WebhookSubscription${subscriptions.size + 1}`, {
-            url: targetSpec.url,
-            secret,
-            subscriptionName: spec.name,
-            environmentName: props.environmentName,
-            ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
-          });
-          subscriptions.set(key, subscription);
-        }
-        target = { kind: 'webhook', subscription };
-        break;
-      }
-      case 'sqs':
-        target = {
-          kind: 'sqs',
-          queue: sqs.Queue.fromQueueArn(scope, `${spec.name}Queue`, targetSpec.queueArn),
-        };
-        break;
-      case 'lambda':
-        target = {
-          kind: 'lambda',
-          function: importTargetFunction(scope, `${spec.name}Function`, targetSpec.functionArn),
-        };
-        break;
-      case 'stepFunctions':
-        target = {
-          kind: 'stepFunctions',
-          stateMachine: sfn.StateMachine.fromStateMachineArn(
-            scope,
-            `${spec.name}StateMachine`,
-            targetSpec.stateMachineArn,
-          ),
-        };
-        break;
-      case 'apiDestination': {
-        const connection = events.Connection.fromConnectionAttributes(scope, `${spec.name}Connection`, {
-          connectionArn: targetSpec.connectionArn,
-          connectionName: connectionName(targetSpec.connectionArn),
-          connectionSecretArn: targetSpec.connectionSecretArn,
-        });
-        target = {
-          kind: 'apiDestination',
-          apiDestination: events.ApiDestination.fromApiDestinationAttributes(
-            scope,
-            `${spec.name}ApiDestination`,
-            {
-              apiDestinationArn: targetSpec.apiDestinationArn,
-              connection,
-            },
-          ),
-        };
-        break;
-      }
-    }
+    const target =
+      targetSpec.type === 'webhook'
+        ? webhooks(spec.name, targetSpec)
+        : importTarget(scope, spec.name, targetSpec);
     const rule = new CustomerSyncRule(scope, `SyncRule-${spec.name}`, {
       ...filter,
       eventBus: props.eventBus,
       environmentName: props.environmentName,
       target,
+      // An empty source, like none, means the compiler's default.
       ...(props.eventSource ? { eventSource: props.eventSource } : {}),
-      ...(props.alarmAction ? { alarmAction: props.alarmAction } : {}),
+      alarmAction: props.alarmAction,
     });
     if (targetSpec.type === 'sqs') warnAboutQueuePolicy(rule, spec.name, targetSpec.queueArn);
     if (targetSpec.type !== 'webhook' && Token.isUnresolved(Stack.of(scope).account)) {
@@ -279,6 +252,79 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
     }
     return rule;
   });
+}
+
+type TargetSpec = SyncRuleSpec['target'];
+
+/**
+ * The webhook target of a rule: one subscription per URL and secret, created (with its imported secret) by
+ * the first rule that sends there and named after it.
+ */
+function sharedWebhooks(
+  scope: Construct,
+  props: SyncRulesFromSpecsProps,
+): (ruleName: string, spec: Extract<TargetSpec, { type: 'webhook' }>) => SyncRuleTarget {
+  const subscriptions = new Map<string, WebhookSubscription>();
+  return (ruleName, spec) => {
+    const key = `${spec.url} ${spec.secretArn}`;
+    let subscription = subscriptions.get(key);
+    if (!subscription) {
+      const number = subscriptions.size + 1;
+      subscription = new WebhookSubscription(scope, `WebhookSubscription${number}`, {
+        url: spec.url,
+        secret: importSecretByArn(scope, `WebhookSecret${number}`, spec.secretArn),
+        subscriptionName: ruleName,
+        environmentName: props.environmentName,
+        alarmAction: props.alarmAction,
+      });
+      subscriptions.set(key, subscription);
+    }
+    return { kind: 'webhook', subscription };
+  };
+}
+
+/** A target named by ARN in a rules file, imported under ids named after the rule. */
+function importTarget(
+  scope: Construct,
+  ruleName: string,
+  target: Exclude<TargetSpec, { type: 'webhook' }>,
+): SyncRuleTarget {
+  switch (target.type) {
+    case 'sqs':
+      return { kind: 'sqs', queue: sqs.Queue.fromQueueArn(scope, `${ruleName}Queue`, target.queueArn) };
+    case 'lambda':
+      return {
+        kind: 'lambda',
+        function: importTargetFunction(scope, `${ruleName}Function`, target.functionArn),
+      };
+    case 'stepFunctions':
+      return {
+        kind: 'stepFunctions',
+        stateMachine: sfn.StateMachine.fromStateMachineArn(
+          scope,
+          `${ruleName}StateMachine`,
+          target.stateMachineArn,
+        ),
+      };
+    case 'apiDestination': {
+      const connection = events.Connection.fromConnectionAttributes(scope, `${ruleName}Connection`, {
+        connectionArn: target.connectionArn,
+        connectionName: connectionName(target.connectionArn),
+        connectionSecretArn: target.connectionSecretArn,
+      });
+      return {
+        kind: 'apiDestination',
+        apiDestination: events.ApiDestination.fromApiDestinationAttributes(
+          scope,
+          `${ruleName}ApiDestination`,
+          {
+            apiDestinationArn: target.apiDestinationArn,
+            connection,
+          },
+        ),
+      };
+    }
+  }
 }
 
 /**

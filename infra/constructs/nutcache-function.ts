@@ -20,11 +20,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env.ts';
+import { ENV, METRICS_NAMESPACE } from '../../shared/config/env.ts';
 import { organizationVariableEntry } from '../organizations-variable.ts';
-
-/** The CloudWatch namespace every function's Powertools metrics go to. */
-export const METRICS_NAMESPACE = 'NutcacheCdc';
 
 /** An environment variable name from the shared contract (shared/config/env.ts). */
 export type EnvVarName = (typeof ENV)[keyof typeof ENV];

@@ -9,30 +9,43 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { METRICS_NAMESPACE } from './nutcache-function.ts';
+import { METRICS_NAMESPACE, POLLER_SERVICE_NAME } from '../../shared/config/env.ts';
 
-/** The poller's Powertools service name (the `service` dimension); functions/poller.ts sets the same. */
-export const POLLER_SERVICE_NAME = 'nutcache-cdc-poller';
+export { POLLER_SERVICE_NAME };
 
-export const POLLER_METRIC_NAMES = [
+/** How polls ended (one of these per poll). */
+export const POLL_OUTCOME_METRICS = [
   'PollSucceeded',
   'PollFailed',
   'PollBusy',
   'PollDeferred',
   'PollUnconfigured',
   'PollDeadline',
+] as const;
+/** Customer changes found, and mass deletions held back. */
+export const CUSTOMER_CHANGE_METRICS = [
   'CustomersCreated',
   'CustomersUpdated',
   'CustomersDeleted',
   'CustomersSnapshot',
   'CustomersInvalid',
   'MassDeletionHeld',
+] as const;
+/** What became of the change events. */
+export const EVENT_METRICS = [
   'EventsPublished',
   'EventsDeadLettered',
   'EventsTruncated',
   'EventsFailed',
-  'NutcacheRequests',
-  'NutcacheThrottled',
+] as const;
+/** Requests sent to Nutcache, and its 429 answers. */
+export const NUTCACHE_REQUEST_METRICS = ['NutcacheRequests', 'NutcacheThrottled'] as const;
+
+export const POLLER_METRIC_NAMES = [
+  ...POLL_OUTCOME_METRICS,
+  ...CUSTOMER_CHANGE_METRICS,
+  ...EVENT_METRICS,
+  ...NUTCACHE_REQUEST_METRICS,
   'PollDurationMs',
 ] as const;
 export type PollerMetricName = (typeof POLLER_METRIC_NAMES)[number];

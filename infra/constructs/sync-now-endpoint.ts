@@ -5,8 +5,6 @@
  * signature before doing anything else. An optional reserved concurrency caps what an unauthenticated flood
  * can cost (off by default: a reservation fails the first deploy on a small account).
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,11 +13,11 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
 import { inboundWebhookPk } from '../../shared/webhooks/replay-guard.ts';
+import { functionEntry } from '../paths.ts';
 import { NutcacheFunction } from './nutcache-function.ts';
 import { acknowledgeFunctionFindings } from './webhook-subscription.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SYNC_NOW_ENTRY = resolve(REPO_ROOT, 'functions/sync-now.ts');
+export const SYNC_NOW_ENTRY = functionEntry('sync-now.ts');
 /** What DynamoDbReplayGuard calls: PutCommand (claim) and DeleteCommand (release). */
 export const REPLAY_GUARD_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem'] as const;
 

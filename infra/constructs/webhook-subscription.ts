@@ -8,8 +8,6 @@
  * `WebhookSubscriptionDisabled` metric; alarms watch that metric, the dead-letter queue and the age of the
  * oldest queued event. docs/webhooks.md explains re-enabling and redriving.
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,14 +15,15 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../shared/config/env.ts';
+import { ENV, METRICS_NAMESPACE } from '../../shared/config/env.ts';
 import { WEBHOOK_DELIVERY_ENV } from '../../shared/webhooks/aws-adapters.ts';
 import { checkDeliveryUrl, MAX_DELIVERY_ATTEMPTS } from '../../shared/webhooks/http.ts';
-import { alarmNamePrefix } from './alarms.ts';
-import { METRICS_NAMESPACE, NutcacheFunction } from './nutcache-function.ts';
+import { functionEntry } from '../paths.ts';
+import { alarmNamePrefix, atLeastAlarm } from './alarms.ts';
+import { NutcacheFunction } from './nutcache-function.ts';
+import { SECURE_QUEUE_PROPS, terminalQueue } from './queues.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const WEBHOOK_DELIVERY_ENTRY = resolve(REPO_ROOT, 'functions/webhook-delivery.ts');
+export const WEBHOOK_DELIVERY_ENTRY = functionEntry('webhook-delivery.ts');
 /** Prefix of the delivery functions' Powertools service name (`webhook-delivery-<environment>`). */
 export const WEBHOOK_DELIVERY_SERVICE = 'webhook-delivery';
 /** The delivery function's service name (the `service` metric dimension) in one environment. */
@@ -57,6 +56,23 @@ export interface WebhookSubscriptionProps {
   readonly entry?: string;
 }
 
+/** The props with every default filled in ({@link withDefaults}). */
+interface WebhookSubscriptionSettings extends Required<Omit<WebhookSubscriptionProps, 'alarmAction'>> {
+  readonly alarmAction?: cloudwatch.IAlarmAction;
+}
+
+/** Fills in every optional prop of a subscription with construct id `id`. */
+function withDefaults(id: string, props: WebhookSubscriptionProps): WebhookSubscriptionSettings {
+  return {
+    ...props,
+    subscriptionName: props.subscriptionName ?? id,
+    maxConcurrency: props.maxConcurrency ?? 2,
+    batchSize: props.batchSize ?? 10,
+    maxEventAge: props.maxEventAge ?? Duration.days(1),
+    entry: props.entry ?? WEBHOOK_DELIVERY_ENTRY,
+  };
+}
+
 export class WebhookSubscription extends Construct {
   readonly subscriptionName: string;
   readonly environmentName: string;
@@ -74,68 +90,79 @@ export class WebhookSubscription extends Construct {
   constructor(scope: Construct, id: string, props: WebhookSubscriptionProps) {
     super(scope, id);
     checkDeliveryUrl(props.url);
-    this.url = props.url;
-    this.subscriptionName = props.subscriptionName ?? id;
-    this.environmentName = props.environmentName;
-    this.serviceName = webhookDeliveryService(props.environmentName);
+    const settings = withDefaults(id, props);
+    this.url = settings.url;
+    this.subscriptionName = settings.subscriptionName;
+    this.environmentName = settings.environmentName;
+    this.serviceName = webhookDeliveryService(settings.environmentName);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    this.deadLetterQueue = terminalQueue(this, 'DeadLetterQueue', {
+      noDeadLetterQueue:
+        'This queue is the dead-letter queue of the webhook subscription; it is redriven by an operator.',
+      noRedrivePolicy:
+        'This queue is itself a dead-letter store (terminal); docs/webhooks.md documents its redrive.',
     });
-    Validations.of(this.deadLetterQueue).acknowledge(
-      {
-        id: 'AwsSolutions-SQS3',
-        reason:
-          'This queue is the dead-letter queue of the webhook subscription; it is redriven by an operator.',
-      },
-      {
-        id: 'Serverless-SQSRedrivePolicy',
-        reason:
-          'This queue is itself a dead-letter store (terminal); docs/webhooks.md documents its redrive.',
-      },
-    );
     this.queue = new sqs.Queue(this, 'Queue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      ...SECURE_QUEUE_PROPS,
       // AWS's advice for Lambda consumers: at least 6 × the function timeout.
       visibilityTimeout: Duration.seconds(WEBHOOK_DELIVERY_TIMEOUT.toSeconds() * 6),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_DELIVERY_ATTEMPTS },
     });
+    this.deliveryFunction = this.createDeliveryFunction(settings);
+    this.eventSourceMapping = this.createQueueMapping(settings);
+    this.allowDisablingOnGone();
+    acknowledgeFunctionFindings(this.deliveryFunction);
 
+    this.disabledAlarm = this.createDisabledAlarm();
+    this.deadLetterAlarm = this.createDeadLetterAlarm();
+    this.backlogAlarm = this.createBacklogAlarm(settings.maxEventAge);
+    if (settings.alarmAction) {
+      for (const alarm of [this.disabledAlarm, this.deadLetterAlarm, this.backlogAlarm]) {
+        alarm.addAlarmAction(settings.alarmAction);
+      }
+    }
+  }
+
+  /** The delivery function: the endpoint, its signing secret, and consumption of this queue only. */
+  private createDeliveryFunction(settings: WebhookSubscriptionSettings): NutcacheFunction {
     const fn = new NutcacheFunction(this, 'Delivery', {
-      entry: props.entry ?? WEBHOOK_DELIVERY_ENTRY,
+      entry: settings.entry,
       description: `Delivers nutcache-cdc events to the ${this.subscriptionName} webhook`,
       serviceName: this.serviceName,
       timeout: WEBHOOK_DELIVERY_TIMEOUT,
       memorySize: 256,
     });
-    fn.withSetting(ENV.webhookUrl, props.url).useSecret(ENV.webhookSecretArn, props.secret);
+    fn.withSetting(ENV.webhookUrl, settings.url).useSecret(ENV.webhookSecretArn, settings.secret);
     fn.addEnvironment(WEBHOOK_DELIVERY_ENV.queueUrl, this.queue.queueUrl);
     fn.addEnvironment(WEBHOOK_DELIVERY_ENV.queueArn, this.queue.queueArn);
     fn.addEnvironment(WEBHOOK_DELIVERY_ENV.subscriptionName, this.subscriptionName);
     // ReceiveMessage, DeleteMessage, ChangeMessageVisibility (the retry schedule), GetQueueAttributes.
     this.queue.grantConsumeMessages(fn);
-    this.deliveryFunction = fn;
+    return fn;
+  }
 
-    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'QueueMapping', {
-      target: fn,
+  /** Batches of queued events to the function, failed messages reported one by one. */
+  private createQueueMapping(settings: WebhookSubscriptionSettings): lambda.EventSourceMapping {
+    const mapping = new lambda.EventSourceMapping(this, 'QueueMapping', {
+      target: this.deliveryFunction,
       eventSourceArn: this.queue.queueArn,
-      batchSize: props.batchSize ?? 10,
+      batchSize: settings.batchSize,
       reportBatchItemFailures: true,
-      maxConcurrency: props.maxConcurrency ?? 2,
+      maxConcurrency: settings.maxConcurrency,
     });
-
-    Validations.of(this.eventSourceMapping).acknowledge({
+    Validations.of(mapping).acknowledge({
       id: 'Serverless-LambdaEventSourceMappingDestination',
       reason:
         "SQS event source mappings take no on-failure destination: failed messages go to the queue's own dead-letter queue (redrive policy, maxReceiveCount = delivery attempts).",
     });
+    return mapping;
+  }
 
-    // Disabling the subscription = disabling this mapping. A separate policy: the mapping depends on the
-    // function, so the function's default policy cannot name the mapping without a dependency cycle.
+  /**
+   * Disabling the subscription = disabling this mapping. A separate policy: the mapping depends on the
+   * function, so the function's default policy cannot name the mapping without a dependency cycle.
+   */
+  private allowDisablingOnGone(): void {
     const switchPolicy = new iam.Policy(this, 'DisableOnGonePolicy', {
       statements: [
         new iam.PolicyStatement({
@@ -145,19 +172,22 @@ export class WebhookSubscription extends Construct {
         new iam.PolicyStatement({ actions: ['lambda:ListEventSourceMappings'], resources: ['*'] }),
       ],
     });
-    if (fn.role) switchPolicy.attachToRole(fn.role);
+    if (this.deliveryFunction.role) switchPolicy.attachToRole(this.deliveryFunction.role);
     Validations.of(switchPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         'lambda:ListEventSourceMappings supports no resource-level permission; it only finds the mapping this function may update (UpdateEventSourceMapping is limited to that mapping).',
     });
-    acknowledgeFunctionFindings(fn);
+  }
 
-    // --- Alarms ------------------------------------------------------------------------------------
-    const alarmName = (suffix: string) =>
-      `${alarmNamePrefix(props.environmentName)}webhook-${this.subscriptionName}-${suffix}`;
-    this.disabledAlarm = new cloudwatch.Alarm(this, 'DisabledAlarm', {
-      alarmName: alarmName('disabled'),
+  private alarmName(suffix: string): string {
+    return `${alarmNamePrefix(this.environmentName)}webhook-${this.subscriptionName}-${suffix}`;
+  }
+
+  /** The endpoint answered 410 Gone and the function disabled its mapping. */
+  private createDisabledAlarm(): cloudwatch.Alarm {
+    return atLeastAlarm(this, 'DisabledAlarm', {
+      alarmName: this.alarmName('disabled'),
       alarmDescription: `The ${this.subscriptionName} endpoint answered 410 Gone: the subscription was disabled (its event source mapping). Fix the endpoint, then re-enable the mapping (docs/webhooks.md).`,
       metric: new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
@@ -166,41 +196,32 @@ export class WebhookSubscription extends Construct {
         statistic: 'Sum',
         period: Duration.minutes(5),
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmName: alarmName('dead-letters'),
+  }
+
+  /** Events that exhausted their delivery attempts. */
+  private createDeadLetterAlarm(): cloudwatch.Alarm {
+    return atLeastAlarm(this, 'DeadLetterAlarm', {
+      alarmName: this.alarmName('dead-letters'),
       alarmDescription: `Events for ${this.subscriptionName} exhausted their ${MAX_DELIVERY_ATTEMPTS} delivery attempts and wait in the dead-letter queue (redrive: docs/webhooks.md).`,
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: 'Maximum',
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const maxAge = props.maxEventAge ?? Duration.days(1);
-    this.backlogAlarm = new cloudwatch.Alarm(this, 'BacklogAlarm', {
-      alarmName: alarmName('backlog'),
+  }
+
+  /** The oldest queued event is older than `maxAge` (endpoint failing or subscription disabled). */
+  private createBacklogAlarm(maxAge: Duration): cloudwatch.Alarm {
+    return atLeastAlarm(this, 'BacklogAlarm', {
+      alarmName: this.alarmName('backlog'),
       alarmDescription: `The oldest event queued for ${this.subscriptionName} is older than ${maxAge.toHumanString()} (endpoint failing or subscription disabled). Queued events are lost after 14 days.`,
       metric: this.queue.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(15),
         statistic: 'Maximum',
       }),
       threshold: maxAge.toSeconds(),
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (props.alarmAction) {
-      for (const alarm of [this.disabledAlarm, this.deadLetterAlarm, this.backlogAlarm]) {
-        alarm.addAlarmAction(props.alarmAction);
-      }
-    }
   }
 }
 

@@ -31,6 +31,12 @@ export const ENV = {
 /** CloudWatch namespace of every metric the product publishes (the stacks' alarms and dashboards read it). */
 export const METRICS_NAMESPACE = 'NutcacheCdc';
 
+/**
+ * The poller's Powertools service name (the `service` dimension of its metrics). The stack deploys it as
+ * `<POLLER_SERVICE_NAME>-<environment>`; a poller run without that setting uses the bare name.
+ */
+export const POLLER_SERVICE_NAME = 'nutcache-cdc-poller';
+
 /** The value of a required environment variable; throws, naming it, when it is unset or empty. */
 export function requireEnv(name: string): string {
   const value = process.env[name];
