@@ -19,7 +19,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ENV, METRICS_NAMESPACE, type PollerInput, requireEnv } from '../shared/config/env.ts';
+import {
+  ENV,
+  METRICS_NAMESPACE,
+  POLLER_SERVICE_NAME,
+  type PollerInput,
+  requireEnv,
+} from '../shared/config/env.ts';
 import type { PollOptions } from '../shared/engine/poll.ts';
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 import { NutcacheClient } from '../shared/nutcache/client.ts';
@@ -48,7 +54,7 @@ import { systemClock } from '../shared/util/clock.ts';
 const SAFETY_MARGIN_MS = 20_000;
 
 // POWERTOOLS_SERVICE_NAME (set by the stack) names the service, so two environments never share metrics.
-const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'nutcache-cdc-poller';
+const serviceName = process.env.POWERTOOLS_SERVICE_NAME || POLLER_SERVICE_NAME;
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
