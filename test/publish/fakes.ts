@@ -4,6 +4,7 @@ import type { BusEvent, CustomerChangeDetail } from '../../shared/events/contrac
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES } from '../../shared/events/contract.ts';
 import type { Log, MetricsSink } from '../../shared/ports.ts';
 import { TestClock } from '../support/clock.ts';
+import { customerRecord } from '../support/customer.ts';
 
 export const START = Date.parse('2026-11-27T10:00:00.000Z');
 
@@ -43,7 +44,7 @@ export class RecordingMetrics implements MetricsSink {
 }
 
 export function customer(id: number, notes = ''): CanonicalCustomer {
-  return { id, name: `Customer ${id}`, email: `c${id}@example.com`, notes };
+  return customerRecord(id, { notes });
 }
 
 /** An "updated" event for customer `n`; `notesBytes` pads before/after to make it big. */

@@ -4,6 +4,7 @@ import { type CanonicalCustomer, customerHash } from '../../shared/customer.ts';
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES, SCHEMA_VERSION } from '../../shared/events/contract.ts';
 import type { JournalEntry, RunRecord, StoredSnapshot } from '../../shared/ports.ts';
 import { TestClock } from '../support/clock.ts';
+import { customerRecord } from '../support/customer.ts';
 
 /** The test clock, starting at 2026-01-15T12:00Z (the time the fixtures below are written for). */
 export function storeClock(): TestClock {
@@ -14,7 +15,7 @@ export function customer(
   id: number,
   extra: Record<string, CanonicalCustomer[string]> = {},
 ): CanonicalCustomer {
-  return { id, name: `Customer ${id}`, email: `c${id}@example.com`, status: 'active', ...extra };
+  return customerRecord(id, { status: 'active', ...extra });
 }
 
 export function snapshot(record: CanonicalCustomer, sequence = 1): StoredSnapshot {
