@@ -15,8 +15,8 @@ import type { CustomerPage } from '../../shared/nutcache/types.ts';
 import { USER_AGENT } from '../../shared/version.ts';
 import { seedListResponse } from './fixtures/seed-customers.ts';
 import {
+  clientClock,
   credentials,
-  FakeClock,
   type Handler,
   json,
   loopbackServer,
@@ -32,7 +32,7 @@ const basicToken = Buffer.from(
 ).toString('base64');
 
 function setup(handler: Handler, overrides: Partial<NutcacheClientConfig> = {}) {
-  const clock = new FakeClock();
+  const clock = clientClock();
   const { fetch, requests } = scriptedFetch(handler, clock);
   const log = recordingLog();
   const client = new NutcacheClient({
@@ -363,7 +363,7 @@ describe('NutcacheClient retries', () => {
   });
 
   it('honours Retry-After as an HTTP date', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const at = new Date(clock.now() + 7_000).toUTCString();
     const { fetch, requests } = scriptedFetch(
       (_, i) =>
@@ -377,7 +377,7 @@ describe('NutcacheClient retries', () => {
   });
 
   it('holds the other requests of the same API key during a Retry-After pause', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({}, clock);
     const { fetch, requests } = scriptedFetch(
       (_, i) => (i === 0 ? text('', 429, { 'retry-after': '10' }) : json({ customers: [customer(1)] })),
@@ -414,7 +414,7 @@ describe('NutcacheClient retries', () => {
   });
 
   it('still holds the API key, for at most maxRetryAfterMs, for a Retry-After it does not wait for itself', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({}, clock);
     const { fetch, requests } = scriptedFetch(
       (_, i) => (i === 0 ? text('', 429, { 'retry-after': '3600' }) : json({ customers: [customer(1)] })),
@@ -519,7 +519,7 @@ describe('NutcacheClient retries', () => {
 
 describe('NutcacheClient deadline', () => {
   it('sends nothing once the deadline has passed', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const { client, requests } = setup(() => json({ customers: [customer(1)] }), {
       clock,
       deadline: clock.now() - 1,
@@ -529,7 +529,7 @@ describe('NutcacheClient deadline', () => {
   });
 
   it('does not wait for a retry that would end past the deadline', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const { client, requests } = setup(() => text('', 429, { 'retry-after': '30' }), {
       clock,
       deadline: clock.now() + 10_000,
@@ -542,7 +542,7 @@ describe('NutcacheClient deadline', () => {
   });
 
   it('does not wait for the rate limiter past the deadline, and can be moved per invocation', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({ perSecond: 1, perMinute: 100 }, clock);
     const { client, requests } = setup(() => json({ customers: [customer(1)] }), {
       clock,

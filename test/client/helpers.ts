@@ -1,67 +1,15 @@
-/** Test doubles for the Nutcache client tests: a fake clock, a scripted fetch, a log recorder, a loopback server. */
+/** Test doubles for the Nutcache client tests: a clock, a scripted fetch, a log recorder, a loopback server. */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock, Log } from '../../shared/ports.ts';
+import { TestClock } from '../support/clock.ts';
 
 /**
- * A virtual-time clock: nothing ever really waits. Sleeps are timers on a virtual timeline; whenever the
- * work already queued has run (one `setImmediate` turn), the earliest timer fires and time jumps to it.
- * Concurrent sleeps therefore overlap as they would in real time. Every requested sleep is recorded so
- * tests can assert the waits the code chose.
+ * The test clock on a virtual timeline (2025-01-06T09:00Z): nothing ever really waits, concurrent sleeps
+ * overlap as they would in real time, and every requested sleep is recorded.
  */
-export class FakeClock implements Clock {
-  readonly sleeps: number[] = [];
-  private readonly timers: { wakeAt: number; seq: number; fire: () => void }[] = [];
-  private seq = 0;
-  private ticking = false;
-
-  constructor(public time = Date.UTC(2025, 0, 6, 9, 0, 0)) {}
-
-  now(): number {
-    return this.time;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    this.sleeps.push(ms);
-    return new Promise<void>((resolve, reject) => {
-      const timer = {
-        wakeAt: this.time + Math.max(0, ms),
-        seq: this.seq++,
-        fire: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        const i = this.timers.indexOf(timer);
-        if (i !== -1) this.timers.splice(i, 1);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.timers.push(timer);
-      this.schedule();
-    });
-  }
-
-  advance(ms: number): void {
-    this.time += ms;
-  }
-
-  private schedule(): void {
-    if (this.ticking) return;
-    this.ticking = true;
-    setImmediate(() => {
-      this.ticking = false;
-      if (this.timers.length === 0) return;
-      this.timers.sort((a, b) => a.wakeAt - b.wakeAt || a.seq - b.seq);
-      const next = this.timers.shift();
-      if (!next) return;
-      this.time = Math.max(this.time, next.wakeAt);
-      next.fire();
-      if (this.timers.length > 0) this.schedule();
-    });
-  }
+export function clientClock(): TestClock {
+  return new TestClock({ start: Date.UTC(2025, 0, 6, 9, 0, 0), sleep: 'timeline' });
 }
 
 export interface SeenRequest {

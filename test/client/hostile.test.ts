@@ -14,7 +14,8 @@ import {
   NutcacheThrottledError,
 } from '../../shared/nutcache/errors.ts';
 import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
-import { credentials, FakeClock, json, loopbackServer, ORG, scriptedFetch, text } from './helpers.ts';
+import type { TestClock } from '../support/clock.ts';
+import { clientClock, credentials, json, loopbackServer, ORG, scriptedFetch, text } from './helpers.ts';
 
 const BASE = 'https://nutcache.test/webapi/';
 const customer = (id: number) => ({ type: 'customers', id, name: `C${id}`, Status: 0, links: [] });
@@ -48,7 +49,7 @@ describe('plain http base URLs', () => {
 });
 
 describe('a 429 with a huge Retry-After', () => {
-  const aYearAhead = (clock: FakeClock) => new Date(clock.now() + 365 * 24 * 3600_000).toUTCString();
+  const aYearAhead = (clock: TestClock) => new Date(clock.now() + 365 * 24 * 3600_000).toUTCString();
 
   it.each([
     ['86400 seconds', () => '86400'],
@@ -56,7 +57,7 @@ describe('a 429 with a huge Retry-After', () => {
   ])(
     '(%s) pauses the API key for the maximum wait only, and the request fails with a clear error',
     async (_name, header) => {
-      const clock = new FakeClock();
+      const clock = clientClock();
       const limiter = new SlidingWindowLimiter({}, clock);
       const { fetch, requests } = scriptedFetch(
         (_, i) =>

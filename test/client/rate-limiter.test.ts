@@ -8,7 +8,7 @@ import {
   registeredFingerprints,
   SlidingWindowLimiter,
 } from '../../shared/nutcache/rate-limiter.ts';
-import { FakeClock } from './helpers.ts';
+import { clientClock } from './helpers.ts';
 
 /** Largest number of starts found in any window [t, t + lengthMs) over sorted start times. */
 function busiestWindow(starts: readonly number[], lengthMs: number): number {
@@ -23,7 +23,7 @@ function busiestWindow(starts: readonly number[], lengthMs: number): number {
 
 describe('SlidingWindowLimiter', () => {
   it('never lets more than 4 requests start in any second nor 180 in any minute, over 500 queued acquisitions', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({}, clock);
     const starts: number[] = [];
     const order: number[] = [];
@@ -52,7 +52,7 @@ describe('SlidingWindowLimiter', () => {
         fc.integer({ min: 1, max: 40 }),
         fc.array(fc.integer({ min: 0, max: 1_500 }), { minLength: 1, maxLength: 150 }),
         async (perSecond, perMinute, gaps) => {
-          const clock = new FakeClock();
+          const clock = clientClock();
           const limiter = new SlidingWindowLimiter({ perSecond, perMinute }, clock);
           const starts: number[] = [];
           const pending: Promise<void>[] = [];
@@ -78,7 +78,7 @@ describe('SlidingWindowLimiter', () => {
   });
 
   it('fails at once with NutcacheDeadlineError when the wait would pass the deadline, without using a slot', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({ perSecond: 1, perMinute: 100 }, clock);
     await limiter.acquire();
     const deadline = clock.now() + 500;
@@ -89,7 +89,7 @@ describe('SlidingWindowLimiter', () => {
   });
 
   it('rejects a queued waiter whose deadline comes before its turn and keeps serving the others', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({ perSecond: 1, perMinute: 100 }, clock);
     const t0 = clock.now();
     await limiter.acquire();
@@ -103,7 +103,7 @@ describe('SlidingWindowLimiter', () => {
   });
 
   it('drops an aborted waiter and serves the next one in its place', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({ perSecond: 1, perMinute: 100 }, clock);
     await limiter.acquire();
     const controller = new AbortController();
@@ -115,7 +115,7 @@ describe('SlidingWindowLimiter', () => {
   });
 
   it('holds every start until a pause (after a 429) is over', async () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const limiter = new SlidingWindowLimiter({}, clock);
     const t0 = clock.now();
     limiter.pauseUntil(t0 + 7_000);
@@ -131,7 +131,7 @@ describe('SlidingWindowLimiter', () => {
 
 describe('limiterForApiKey', () => {
   it('shares one limiter per API key and keeps only a SHA-256 of the key', () => {
-    const clock = new FakeClock();
+    const clock = clientClock();
     const a1 = limiterForApiKey('key-A-secret', {}, clock);
     const a2 = limiterForApiKey('key-A-secret', { perSecond: 2 }, clock);
     const b = limiterForApiKey('key-B-secret', {}, clock);

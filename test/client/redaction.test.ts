@@ -11,7 +11,7 @@ import { NutcacheClient } from '../../shared/nutcache/client.ts';
 import { NutcacheError } from '../../shared/nutcache/errors.ts';
 import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import { Redactor } from '../../shared/nutcache/redact.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
+import { TestClock } from '../support/clock.ts';
 import { recordingLog } from './helpers.ts';
 
 const html = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -56,7 +56,7 @@ describe('credential redaction against a reflecting server (property)', () => {
       fc.asyncProperty(scenario, async ({ credentials, scheme, into, encoding, status }) => {
         const sandbox = await startSandbox({ credentials: [credentials], rateLimit: null, generated: 15 });
         const log = recordingLog();
-        const clock = new ManualClock();
+        const clock = new TestClock();
         try {
           sandbox.inject({ kind: 'reflect', into, encoding, status, page: 1, times: 3 });
           const client = new NutcacheClient({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NutcacheClient, type NutcacheClientConfig } from '../../shared/nutcache/client.ts';
 import { InvalidSecretError, parseNutcacheSecret, readNutcacheSecret } from '../../shared/nutcache/secret.ts';
 import type { CustomerPage } from '../../shared/nutcache/types.ts';
-import { credentials, FakeClock, type Handler, ORG, recordingLog, scriptedFetch, text } from './helpers.ts';
+import { clientClock, credentials, type Handler, ORG, recordingLog, scriptedFetch, text } from './helpers.ts';
 
 const basicToken = Buffer.from(
   `${credentials.apiKey}:${credentials.username}:${credentials.password}`,
@@ -30,7 +30,7 @@ describe('NutcacheClient credentials', () => {
       overrides: Partial<NutcacheClientConfig>,
       call: (c: NutcacheClient) => Promise<unknown>,
     ) => {
-      const clock = new FakeClock();
+      const clock = clientClock();
       const { fetch } = scriptedFetch(handler, clock);
       const client = new NutcacheClient({
         baseUrl: 'https://nutcache.test/webapi/',

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { LeaseKeeper, LeaseLostError } from '../../shared/engine/lease-keeper.ts';
 import type { SnapshotStore } from '../../shared/ports.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
+import { TestClock } from '../support/clock.ts';
 import { ORG, silent } from './phases/run-support.ts';
 
 const TTL = 60_000;
 
-function keeperOn(store: Pick<SnapshotStore, 'renewLease'>, clock: ManualClock): LeaseKeeper {
+function keeperOn(store: Pick<SnapshotStore, 'renewLease'>, clock: TestClock): LeaseKeeper {
   return new LeaseKeeper(store, clock, silent, {
     organizationGuid: ORG,
     owner: 'me',
@@ -19,7 +19,7 @@ function keeperOn(store: Pick<SnapshotStore, 'renewLease'>, clock: ManualClock):
 
 describe('the lease while a poll runs', () => {
   it('is still held, renewed when two thirds of it are gone, for as long as the poll runs', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const store = new InMemorySnapshotStore({ clock });
     await store.acquireLease(ORG, 'me', TTL);
     const keeper = keeperOn(store, clock);
@@ -31,7 +31,7 @@ describe('the lease while a poll runs', () => {
   });
 
   it('is lost once another poll took it after it expired, and every checkpoint then stops the poll', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     const store = new InMemorySnapshotStore({ clock });
     await store.acquireLease(ORG, 'me', TTL);
     const keeper = keeperOn(store, clock);
@@ -42,7 +42,7 @@ describe('the lease while a poll runs', () => {
   });
 
   it('is given up when renewals keep failing and less than a third of it is left', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     let renewals = 0;
     const unreachable = {
       renewLease: async (): Promise<boolean> => {

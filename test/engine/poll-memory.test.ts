@@ -15,8 +15,8 @@ import type { BusEntry, Log } from '../../shared/ports.ts';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus } from '../../shared/publish/memory.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { TestClock } from '../support/clock.ts';
 import { customer, FakeSource } from '../support/fake-source.ts';
 
 const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
@@ -54,7 +54,7 @@ class ProbingBus extends MemoryBus {
 }
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const store = new InMemorySnapshotStore({ clock });
   const bus = new ProbingBus();
   const source = new TrackedSource();

@@ -10,8 +10,8 @@ import type { Log } from '../../shared/ports.ts';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus } from '../../shared/publish/memory.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { TestClock } from '../support/clock.ts';
 import { ContractConsumer } from '../support/consumer.ts';
 import { customer, FakeSource } from '../support/fake-source.ts';
 import { withStoreFaults } from '../support/store-faults.ts';
@@ -20,7 +20,7 @@ const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
 const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const store = withStoreFaults(new InMemorySnapshotStore({ clock }));
   const bus = new MemoryBus();
   const deadLetters = new MemoryDeadLetterSink();

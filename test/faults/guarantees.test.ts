@@ -46,7 +46,7 @@ import {
   silentLog,
   suiteClient,
   Violations,
-  VirtualClock,
+  virtualClock,
 } from './harness.ts';
 
 const CASES = Number(process.env.FAULT_CASES ?? 300);
@@ -273,7 +273,7 @@ async function runCase(c: Case, backend: Backend): Promise<void> {
 
 async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<void> {
   const org = sandbox.organizationGuid;
-  const clock = new VirtualClock(Date.parse('2026-03-01T08:00:00Z'));
+  const clock = virtualClock(Date.parse('2026-03-01T08:00:00Z'));
   const life = new ProcessLife();
   const violations = new Violations();
 

@@ -7,7 +7,7 @@ import {
   PageShift,
   suiteClient,
   Violations,
-  VirtualClock,
+  virtualClock,
 } from './harness.ts';
 
 function detail(
@@ -66,7 +66,7 @@ describe('the page shifts of the fault-injection suite', () => {
   it('a shift on an answer the client gave up on (request timeout) is applied by settle(), not under a later poll', async () => {
     const sandbox = await startSandbox({ documented: false, generated: 7, seed: 1, rateLimit: null });
     try {
-      const clock = new VirtualClock(Date.parse('2026-03-01T08:00:00Z'));
+      const clock = virtualClock(Date.parse('2026-03-01T08:00:00Z'));
       const client = suiteClient(sandbox, clock);
       const target = sandbox.list()[0]?.id ?? 0;
       sandbox.inject({ kind: 'delay', ms: 600, page: 1, times: 1 });

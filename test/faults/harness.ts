@@ -23,21 +23,11 @@ import { normalizeCustomer } from '../../shared/nutcache/normalize.ts';
 import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import type { BusEntry, BusEntryResult, Clock, EventBus, Log, MetricsSink } from '../../shared/ports.ts';
 import { SimulatedCrash } from '../../shared/publish/memory.ts';
+import { TestClock } from '../support/clock.ts';
 
 /** Virtual time: `sleep` moves the clock forward at once (after letting pending I/O run). */
-export class VirtualClock implements Clock {
-  constructor(private t: number) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) throw signal.reason;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.t += Math.max(0, ms);
-  }
+export function virtualClock(start: number): TestClock {
+  return new TestClock({ start, sleep: 'after-io' });
 }
 
 /**

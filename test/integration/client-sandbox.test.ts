@@ -1,7 +1,7 @@
 /**
  * The real Nutcache client against the sandbox Nutcache API, over loopback HTTP: paging costs, both auth
  * schemes, every sandbox fault, key casing, page shifts and the rate limits. Every test but the last runs
- * in virtual time (ManualClock) or without limits; the last one waits for real.
+ * in virtual time (TestClock) or without limits; the last one waits for real.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyCasing } from '../../sandbox/faults.ts';
@@ -19,16 +19,16 @@ import {
 import { SlidingWindowLimiter as ClientLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import type { CustomerPage } from '../../shared/nutcache/types.ts';
 import type { Log } from '../../shared/ports.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
+import { TestClock } from '../support/clock.ts';
 
 /** A limiter that never holds a request back (the sandbox's limits are off in these tests). */
-function unlimited(clock: ManualClock): ClientLimiter {
+function unlimited(clock: TestClock): ClientLimiter {
   return new ClientLimiter({ perSecond: 1_000_000, perMinute: 1_000_000 }, clock);
 }
 
 /** A client of `sandbox`, in virtual time, without client-side limits, with small retry waits. */
 function clientFor(sandbox: Sandbox, overrides: Partial<NutcacheClientConfig> = {}): NutcacheClient {
-  const clock = overrides.clock instanceof ManualClock ? overrides.clock : new ManualClock();
+  const clock = overrides.clock instanceof TestClock ? overrides.clock : new TestClock();
   return new NutcacheClient({
     baseUrl: sandbox.url,
     organizationGuid: sandbox.organizationGuid,
@@ -92,7 +92,7 @@ describe('client × sandbox: paging costs', () => {
   });
 
   it('lists 10,001 customers at the default limits on both sides with zero violations (virtual time)', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     // The sandbox enforces Nutcache's 5/s and 200/min on the same virtual clock the client waits on.
     sandbox = await startSandbox({ documented: false, generated: 10_001, clock });
     const client = new NutcacheClient({
@@ -118,7 +118,7 @@ describe('client × sandbox: paging costs', () => {
   });
 
   it('stays under 200 a minute over 250 requests at the client default of 180 a minute (virtual time)', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     sandbox = await startSandbox({ documented: false, generated: 25_000, clock });
     const client = new NutcacheClient({
       baseUrl: sandbox.url,
@@ -224,7 +224,7 @@ describe('client × sandbox: every fault is survived or raises the right typed e
   };
 
   it('waits out a 429 with Retry-After in seconds', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     sandbox.inject({ kind: 'status', status: 429, retryAfter: 3, page: 2 });
     const client = await survives(clientFor(sandbox, { clock }));
     expect(clock.sleeps).toContain(3_000);
@@ -233,7 +233,7 @@ describe('client × sandbox: every fault is survived or raises the right typed e
   });
 
   it('waits out a 429 with Retry-After as an HTTP date', async () => {
-    const clock = new ManualClock();
+    const clock = new TestClock();
     sandbox.inject({ kind: 'status', status: 429, retryAfter: new Date(clock.now() + 4_000), page: 3 });
     await survives(clientFor(sandbox, { clock }));
     expect(clock.sleeps).toContain(4_000);

@@ -5,7 +5,7 @@
  * the promises still hold through the real adapters: paging, key casing, HTTP faults, BatchWriteItem
  * UnprocessedItems, PutEvents partial failures, and crashes between the steps of a poll.
  *
- * Time is virtual (one ManualClock for client, store and engine): backoff and Retry-After cost nothing,
+ * Time is virtual (one TestClock for client, store and engine): backoff and Retry-After cost nothing,
  * and a lapsed lease is reached by advancing the clock.
  */
 import type { BatchWriteItemCommandInput, BatchWriteItemCommandOutput } from '@aws-sdk/client-dynamodb';
@@ -23,8 +23,8 @@ import { MemoryBus } from '../../shared/publish/memory.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { TestClock } from '../support/clock.ts';
 import { ContractConsumer } from '../support/consumer.ts';
 import { withStoreFaults } from '../support/store-faults.ts';
 import { canonicalCustomersOf, changesOf, customerDetails, expectStableEventIds } from './helpers.ts';
@@ -59,7 +59,7 @@ interface EnvOptions {
 
 async function setup(options: EnvOptions = {}) {
   const sandbox = await startSandbox({ rateLimit: null, ...options.sandbox });
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const client = new NutcacheClient({
     baseUrl: sandbox.url,
     organizationGuid: sandbox.organizationGuid,

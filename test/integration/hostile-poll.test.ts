@@ -12,9 +12,9 @@ import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus } from '../../shared/publish/memory.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { recordingLog } from '../client/helpers.ts';
+import { TestClock } from '../support/clock.ts';
 
 const credentials = {
   apiKey: 'Hx3kQ9zLmP7vR2tY8wB4nC6dF1gJ5sA0eU2iO7qW',
@@ -41,7 +41,7 @@ afterEach(async () => {
 async function failedPoll(into: 'next-link' | 'body', encoding: ReflectEncoding) {
   sandbox = await startSandbox({ credentials: [credentials], rateLimit: null, generated: 30 });
   sandbox.inject({ kind: 'reflect', into, encoding, status: 500, page: 1, times: 5 });
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const log = recordingLog();
   const client = new NutcacheClient({
     baseUrl: sandbox.url,

@@ -10,7 +10,7 @@ import {
   MemoryDeadLetterSink,
   SqsDeadLetterSink,
 } from '../../shared/publish/dead-letter.ts';
-import { FakeClock, makeEvent, START } from './fakes.ts';
+import { makeEvent, publishClock, START } from './fakes.ts';
 
 // The SQS client is faked: no AWS account here; the sink's job is batching, retrying and message shape.
 const sqs = mockClient(SQSClient);
@@ -44,7 +44,7 @@ function allSucceed(input: BatchInput) {
 describe('SqsDeadLetterSink', () => {
   it('sends at most 10 messages per SendMessageBatch, each body {event, reason, errorCode, deadLetteredAt}', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(allSucceed);
-    const clock = new FakeClock();
+    const clock = publishClock();
     const sink = new SqsDeadLetterSink({ client, queueUrl, clock });
 
     await sink.put(items(23));
@@ -74,7 +74,7 @@ describe('SqsDeadLetterSink', () => {
         Failed: [{ Id: entries[2]?.Id, SenderFault: false, Code: 'InternalError' }],
       };
     });
-    const clock = new FakeClock();
+    const clock = publishClock();
 
     await new SqsDeadLetterSink({ client, queueUrl, clock, random: () => 0.5 }).put(items(4));
 
@@ -94,7 +94,7 @@ describe('SqsDeadLetterSink', () => {
         Code: 'ServiceUnavailable',
       })),
     }));
-    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: new FakeClock(), maxAttempts: 3 });
+    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: publishClock(), maxAttempts: 3 });
 
     const error = await sink.put(items(2)).catch((e: unknown) => e);
 
@@ -115,14 +115,14 @@ describe('SqsDeadLetterSink', () => {
         Code: 'InvalidMessageContents',
       })),
     }));
-    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: new FakeClock() });
+    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: publishClock() });
     await expect(sink.put(items(1))).rejects.toThrow(/InvalidMessageContents/);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
   });
 
   it('retries a whole call that throws, then surfaces the error', async () => {
     sqs.on(SendMessageBatchCommand).rejects(new Error('socket hang up'));
-    const clock = new FakeClock();
+    const clock = publishClock();
     const sink = new SqsDeadLetterSink({ client, queueUrl, clock, maxAttempts: 2 });
     await expect(sink.put(items(1))).rejects.toThrow(DeadLetterError);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(2);
@@ -131,7 +131,7 @@ describe('SqsDeadLetterSink', () => {
 
   it('stores a reduced body with the eventId and reason when a message exceeds 256 KB', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(allSucceed);
-    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: new FakeClock() });
+    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: publishClock() });
 
     await sink.put([...items(1, { notesBytes: 150_000 }), ...items(1)]);
 
@@ -152,7 +152,7 @@ describe('SqsDeadLetterSink', () => {
 
   it('splits batches so that one request stays within 256 KB', async () => {
     sqs.on(SendMessageBatchCommand).callsFake(allSucceed);
-    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: new FakeClock() });
+    const sink = new SqsDeadLetterSink({ client, queueUrl, clock: publishClock() });
 
     await sink.put(items(4, { notesBytes: 40_000 })); // ~80 KB each
 
@@ -178,7 +178,7 @@ describe('JsonLinesDeadLetterSink', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dlq-'));
     dirs.push(dir);
     const path = join(dir, 'dead', 'letters.jsonl');
-    const sink = new JsonLinesDeadLetterSink({ target: path, clock: new FakeClock() });
+    const sink = new JsonLinesDeadLetterSink({ target: path, clock: publishClock() });
 
     await sink.put(items(2));
     await sink.put([{ event: makeEvent(9), reason: 'oversized' }]);
@@ -198,7 +198,7 @@ describe('JsonLinesDeadLetterSink', () => {
 
 describe('MemoryDeadLetterSink', () => {
   it('keeps records and can be made to fail without storing anything', async () => {
-    const sink = new MemoryDeadLetterSink(new FakeClock());
+    const sink = new MemoryDeadLetterSink(publishClock());
     await sink.put(items(1));
     sink.failWith(new Error('down'));
     await expect(sink.put(items(2))).rejects.toThrow('down');

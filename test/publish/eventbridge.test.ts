@@ -5,7 +5,7 @@ import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { EventBridgeBus } from '../../shared/publish/eventbridge.ts';
 import { publishEvents } from '../../shared/publish/reliable.ts';
 import { toBusEntry } from '../../shared/publish/serialize.ts';
-import { FakeClock, makeEvents, RecordingLog } from './fakes.ts';
+import { makeEvents, publishClock, RecordingLog } from './fakes.ts';
 
 // The SDK client is faked: no AWS account here, and the adapter's job is the request/response mapping.
 const eventBridge = mockClient(EventBridgeClient);
@@ -103,7 +103,7 @@ describe('EventBridgeBus', () => {
       };
     });
     const bus = new EventBridgeBus({ client, eventBusName: 'nutcache-cdc' });
-    const clock = new FakeClock();
+    const clock = publishClock();
 
     const outcome = await publishEvents(
       makeEvents(13),

@@ -1,22 +1,16 @@
-/** Test doubles for the publish tests: a clock that never waits, a recording logger and metrics sink. */
+/** Test doubles for the publish tests: a clock at START, a recording logger and metrics sink. */
 import type { CanonicalCustomer } from '../../shared/customer.ts';
 import type { BusEvent, CustomerChangeDetail } from '../../shared/events/contract.ts';
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES } from '../../shared/events/contract.ts';
-import type { Clock, Log, MetricsSink } from '../../shared/ports.ts';
+import type { Log, MetricsSink } from '../../shared/ports.ts';
+import { TestClock } from '../support/clock.ts';
+import { customerRecord } from '../support/customer.ts';
 
 export const START = Date.parse('2026-11-27T10:00:00.000Z');
 
-/** Sleeping advances `now` instantly and is recorded. */
-export class FakeClock implements Clock {
-  readonly sleeps: number[] = [];
-  constructor(public current = START) {}
-  now(): number {
-    return this.current;
-  }
-  async sleep(ms: number): Promise<void> {
-    this.sleeps.push(ms);
-    this.current += ms;
-  }
+/** The test clock at START: sleeping advances `now` instantly and is recorded. */
+export function publishClock(): TestClock {
+  return new TestClock({ start: START });
 }
 
 export class RecordingLog implements Log {
@@ -50,7 +44,7 @@ export class RecordingMetrics implements MetricsSink {
 }
 
 export function customer(id: number, notes = ''): CanonicalCustomer {
-  return { id, name: `Customer ${id}`, email: `c${id}@example.com`, notes };
+  return customerRecord(id, { notes });
 }
 
 /** An "updated" event for customer `n`; `notesBytes` pads before/after to make it big. */

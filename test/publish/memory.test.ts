@@ -4,7 +4,7 @@ import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { MemoryBus, SimulatedCrash } from '../../shared/publish/memory.ts';
 import { isFatalError, publishEvents } from '../../shared/publish/reliable.ts';
 import { toBusEntry } from '../../shared/publish/serialize.ts';
-import { FakeClock, makeEvent, makeEvents, RecordingLog } from './fakes.ts';
+import { makeEvent, makeEvents, publishClock, RecordingLog } from './fakes.ts';
 
 describe('MemoryBus', () => {
   it('records accepted events shaped like EventBridge events', async () => {
@@ -73,7 +73,7 @@ describe('MemoryBus', () => {
 
   it('a publish killed mid-way and redone publishes every event at least once under the same ids', async () => {
     const bus = new MemoryBus().crashAfterCalls(2, { acceptBeforeCrash: true });
-    const clock = new FakeClock();
+    const clock = publishClock();
     const deps = { bus, clock, log: new RecordingLog(), deadLetters: new MemoryDeadLetterSink(clock) };
     const events = makeEvents(45);
 

@@ -6,7 +6,7 @@ import { deadLetterRest } from '../../shared/publish/phases/dead-letter-rest.ts'
 import { prepareItems } from '../../shared/publish/phases/prepare.ts';
 import { sendBatch } from '../../shared/publish/phases/send-batch.ts';
 import { resolveOptions } from '../../shared/publish/publish-options.ts';
-import { entryEventId, FakeClock, makeEvent, makeEvents, RecordingLog, START } from './fakes.ts';
+import { entryEventId, makeEvent, makeEvents, publishClock, RecordingLog, START } from './fakes.ts';
 
 const LIMIT = 256 * 1024;
 
@@ -16,7 +16,7 @@ function prepared(count: number, ledger = new PublishLedger()) {
 
 function sending(bus: MemoryBus, options = {}) {
   const ledger = new PublishLedger();
-  const clock = new FakeClock();
+  const clock = publishClock();
   const context = {
     bus,
     clock,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryDeadLetterSink } from '../../shared/publish/dead-letter.ts';
 import { BusCallError, MemoryBus } from '../../shared/publish/memory.ts';
 import { isRetryableEntryCode, publishEvents } from '../../shared/publish/reliable.ts';
-import { entryEventId, FakeClock, makeEvents, RecordingLog } from './fakes.ts';
+import { entryEventId, makeEvents, publishClock, RecordingLog } from './fakes.ts';
 
 const CODES = ['ThrottlingException', 'InternalFailure', 'MalformedDetail', 'AccessDenied'] as const;
 
@@ -37,7 +37,7 @@ describe('publishEvents under arbitrary per-entry faults', () => {
     await fc.assert(
       fc.asyncProperty(scenario, async ({ scripts, rejectedCalls }) => {
         const bus = faultyBus(scripts, rejectedCalls);
-        const clock = new FakeClock();
+        const clock = publishClock();
         const deadLetters = new MemoryDeadLetterSink(clock);
         const events = makeEvents(scripts.length);
 
@@ -71,7 +71,7 @@ describe('publishEvents under arbitrary per-entry faults', () => {
         fc.integer({ min: 1, max: 4 }),
         async ({ scripts, rejectedCalls }, maxAttempts) => {
           const bus = faultyBus(scripts, rejectedCalls);
-          const clock = new FakeClock();
+          const clock = publishClock();
           const events = makeEvents(scripts.length);
 
           const outcome = await publishEvents(

@@ -13,16 +13,16 @@ import {
 import { entrySize, toBusEntry } from '../../shared/publish/serialize.ts';
 import {
   entryEventId,
-  FakeClock,
   makeEvent,
   makeEvents,
+  publishClock,
   RecordingLog,
   RecordingMetrics,
   START,
 } from './fakes.ts';
 
 function setup(bus: EventBus = new MemoryBus()) {
-  const clock = new FakeClock();
+  const clock = publishClock();
   const log = new RecordingLog();
   const metrics = new RecordingMetrics();
   const deadLetters = new MemoryDeadLetterSink(clock);

@@ -18,9 +18,9 @@ import { MemoryBus } from '../../shared/publish/memory.ts';
 import { OrganizationSecrets, SecretUnavailableError } from '../../shared/runtime/organization-secrets.ts';
 import { POLL_UNCONFIGURED_METRIC, pollOrganization } from '../../shared/runtime/poll-organization.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { recordingLog } from '../client/helpers.ts';
+import { TestClock } from '../support/clock.ts';
 import { customer, FakeSource } from '../support/fake-source.ts';
 import { RejectingSource } from './fakes.ts';
 
@@ -39,7 +39,7 @@ const sm = mockClient(client);
 let value: string;
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const nutcache = new FakeSource();
   for (const id of [1, 2]) nutcache.put(customer(id));
   const sources: NutcacheSecret[] = [];

@@ -12,8 +12,8 @@ import { MemoryBus } from '../../shared/publish/memory.ts';
 import { apiKeyId, utcDay } from '../../shared/quota/budget.ts';
 import { OrganizationMismatchError, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
-import { ManualClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { TestClock } from '../support/clock.ts';
 import { customer, FakeSource } from '../support/fake-source.ts';
 import { MemoryQuotaStore } from '../support/memory-quota-store.ts';
 import { RejectingSource } from './fakes.ts';
@@ -28,7 +28,7 @@ const secret = (apiKey: string): NutcacheSecret => ({
 });
 
 function setup() {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   const good = new FakeSource();
   for (const id of [1, 2, 3]) good.put(customer(id));
   const quota = new MemoryQuotaStore();

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { SnapshotStore, StoredSnapshot } from '../../shared/ports.ts';
+import type { TestClock } from '../support/clock.ts';
 import type { StoreFaultPoint } from '../support/store-faults.ts';
 import {
   customer,
@@ -12,22 +13,22 @@ import {
   incompressible,
   indexOf,
   journalEntry,
-  ManualClock,
   runRecord,
   snapshot,
+  storeClock,
 } from './helpers.ts';
 
 export interface TestableStore extends SnapshotStore {
   failNext(point: StoreFaultPoint, error?: Error, options?: { skip?: number }): void;
 }
 
-export type StoreFactory = (clock: ManualClock) => TestableStore | Promise<TestableStore>;
+export type StoreFactory = (clock: TestClock) => TestableStore | Promise<TestableStore>;
 
 const TTL = 60_000;
 
 export function defineStoreContract(name: string, makeStore: StoreFactory): void {
   async function setup() {
-    const clock = new ManualClock();
+    const clock = storeClock();
     const store = await makeStore(clock);
     return { clock, store, org: randomUUID() };
   }

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
+import type { TestClock } from '../support/clock.ts';
 import { withStoreFaults } from '../support/store-faults.ts';
 import { defineStoreContract } from './contract.ts';
-import { customer, customerIds, indexOf, ManualClock, runRecord, snapshot } from './helpers.ts';
+import { customer, customerIds, indexOf, runRecord, snapshot, storeClock } from './helpers.ts';
 
 const TABLE = 'nutcache-cdc-store-test';
 let local: LocalDynamo;
@@ -19,7 +20,7 @@ afterAll(async () => {
   await local?.close();
 });
 
-function makeStore(clock: ManualClock, options: { runRecordTtlDays?: number } = {}) {
+function makeStore(clock: TestClock, options: { runRecordTtlDays?: number } = {}) {
   return new DynamoSnapshotStore({
     client: createDocumentClient(local.client),
     tableName: TABLE,
@@ -32,7 +33,7 @@ defineStoreContract('DynamoSnapshotStore on dynalite', (clock) => withStoreFault
 
 describe('DynamoSnapshotStore on dynalite', () => {
   it('loads the index of 20,000 customers for under twice the ideal read units', async () => {
-    const store = makeStore(new ManualClock());
+    const store = makeStore(storeClock());
     const snapshots = customerIds(20_000).map((id) => snapshot(customer(id)));
     await store.commit('org-20k', snapshots, [], indexOf(snapshots));
 
@@ -49,7 +50,7 @@ describe('DynamoSnapshotStore on dynalite', () => {
   });
 
   it('counts the write units of a commit and its calls per operation', async () => {
-    const store = makeStore(new ManualClock());
+    const store = makeStore(storeClock());
     const snapshots = customerIds(30).map((id) => snapshot(customer(id)));
     await store.commit('org-units', snapshots, [], indexOf(snapshots));
     // 30 small customer items (1 unit each) and 30 one-entry shards (1 unit each), 25 per call.
@@ -57,7 +58,7 @@ describe('DynamoSnapshotStore on dynalite', () => {
   });
 
   it('stores a run record with a TTL of 30 days by default, or as configured', async () => {
-    const clock = new ManualClock();
+    const clock = storeClock();
     const docs = createDocumentClient(local.client);
     const expiresAt = async (ttlDays?: number) => {
       const org = `org-ttl-${ttlDays ?? 'default'}`;
@@ -77,7 +78,7 @@ describe('DynamoSnapshotStore on dynalite', () => {
   });
 
   it('raises a clear error naming a corrupt journal item', async () => {
-    const store = makeStore(new ManualClock());
+    const store = makeStore(storeClock());
     await createDocumentClient(local.client).send(
       new PutCommand({
         TableName: TABLE,
@@ -90,7 +91,7 @@ describe('DynamoSnapshotStore on dynalite', () => {
   });
 
   it('raises a clear error naming a corrupt index shard', async () => {
-    const store = makeStore(new ManualClock());
+    const store = makeStore(storeClock());
     await createDocumentClient(local.client).send(
       new PutCommand({
         TableName: TABLE,

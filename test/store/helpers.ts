@@ -3,20 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { type CanonicalCustomer, customerHash } from '../../shared/customer.ts';
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES, SCHEMA_VERSION } from '../../shared/events/contract.ts';
 import type { JournalEntry, RunRecord, StoredSnapshot } from '../../shared/ports.ts';
-import { ManualClock as SharedManualClock } from '../../shared/util/clock.ts';
+import { TestClock } from '../support/clock.ts';
+import { customerRecord } from '../support/customer.ts';
 
-/** The shared manual clock, starting at 2026-01-15T12:00Z (the time the fixtures below are written for). */
-export class ManualClock extends SharedManualClock {
-  constructor(start = Date.UTC(2026, 0, 15, 12, 0, 0)) {
-    super(start);
-  }
+/** The test clock, starting at 2026-01-15T12:00Z (the time the fixtures below are written for). */
+export function storeClock(): TestClock {
+  return new TestClock({ start: Date.UTC(2026, 0, 15, 12, 0, 0) });
 }
 
 export function customer(
   id: number,
   extra: Record<string, CanonicalCustomer[string]> = {},
 ): CanonicalCustomer {
-  return { id, name: `Customer ${id}`, email: `c${id}@example.com`, status: 'active', ...extra };
+  return customerRecord(id, { status: 'active', ...extra });
 }
 
 export function snapshot(record: CanonicalCustomer, sequence = 1): StoredSnapshot {

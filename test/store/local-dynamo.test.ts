@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
-import { customer, indexOf, ManualClock, snapshot } from './helpers.ts';
+import { customer, indexOf, snapshot, storeClock } from './helpers.ts';
 
 const started: LocalDynamo[] = [];
 const dirs: string[] = [];
@@ -53,7 +53,7 @@ describe('startLocalDynamo', () => {
     const writer = new DynamoSnapshotStore({
       client: createDocumentClient(first.client),
       tableName: 'cdc-store',
-      clock: new ManualClock(),
+      clock: storeClock(),
     });
     await writer.acquireLease('org', 'worker', 60_000);
     await writer.commit('org', [s], [], indexOf([s]));
@@ -64,11 +64,11 @@ describe('startLocalDynamo', () => {
     const reader = new DynamoSnapshotStore({
       client: createDocumentClient(second.client),
       tableName: 'cdc-store',
-      clock: new ManualClock(),
+      clock: storeClock(),
     });
     expect(await reader.loadIndex('org')).toEqual(indexOf([s]));
     expect((await reader.getSnapshots('org', [143_222])).get(143_222)).toEqual(s);
-    expect((await reader.getOrgState('org'))?.pollNumber).toBe(Math.floor(new ManualClock().now() / 1000));
+    expect((await reader.getOrgState('org'))?.pollNumber).toBe(Math.floor(storeClock().now() / 1000));
   });
 
   it('starts empty without a state directory', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InMemorySnapshotStore } from '../../shared/store/memory.ts';
 import { withStoreFaults } from '../support/store-faults.ts';
 import { defineStoreContract } from './contract.ts';
-import { customer, customerIds, indexOf, ManualClock, runRecord, snapshot } from './helpers.ts';
+import { customer, customerIds, indexOf, runRecord, snapshot, storeClock } from './helpers.ts';
 
 defineStoreContract('InMemorySnapshotStore', (clock) =>
   withStoreFaults(new InMemorySnapshotStore({ clock })),
@@ -10,14 +10,14 @@ defineStoreContract('InMemorySnapshotStore', (clock) =>
 
 describe('InMemorySnapshotStore', () => {
   it('round-trips an index of 20,000 customers', async () => {
-    const store = new InMemorySnapshotStore({ clock: new ManualClock() });
+    const store = new InMemorySnapshotStore({ clock: storeClock() });
     const snapshots = customerIds(20_000).map((id) => snapshot(customer(id)));
     await store.commit('org', snapshots, [], indexOf(snapshots));
     expect(await store.loadIndex('org')).toEqual(indexOf(snapshots));
   });
 
   it('keeps run records for 30 days by default, or as configured', async () => {
-    const clock = new ManualClock();
+    const clock = storeClock();
     const nowSeconds = Math.floor(clock.now() / 1000);
     const store = new InMemorySnapshotStore({ clock });
     await store.putRunRecord(runRecord('org', 1, '2026-01-15T12:00:00.000Z'));

@@ -9,15 +9,15 @@ import type { Log } from '../../../shared/ports.ts';
 import { MemoryDeadLetterSink } from '../../../shared/publish/dead-letter.ts';
 import { MemoryBus } from '../../../shared/publish/memory.ts';
 import { InMemorySnapshotStore } from '../../../shared/store/memory.ts';
-import { ManualClock } from '../../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../../shared/util/metrics.ts';
+import { TestClock } from '../../support/clock.ts';
 import { FakeSource } from '../../support/fake-source.ts';
 
 export const ORG = '846E176E-7C4B-4BFD-A894-C98F2988927E';
 export const silent: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 export function ports() {
-  const clock = new ManualClock();
+  const clock = new TestClock();
   return {
     clock,
     store: new InMemorySnapshotStore({ clock }),
