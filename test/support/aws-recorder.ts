@@ -12,10 +12,10 @@
  * (query protocol). PutEvents can be told to reject some entries. With `authorize`, it enforces IAM as an
  * account would: a request needing a denied call is answered AccessDenied in the service's protocol. Anything else is answered 400 and listed in `unsupported`.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ACCOUNT, queueUrlToArn, REGION } from './cfn-template.ts';
-import { listenOnLoopback } from './loopback.ts';
+import { listenOnLoopback, md5, readBody } from './loopback.ts';
 
 export type ContextValue = string | string[];
 
@@ -105,16 +105,6 @@ function send(response: ServerResponse, status: number, body: string, contentTyp
 
 function sendJson(response: ServerResponse, status: number, body: unknown, version = '1.1'): void {
   send(response, status, JSON.stringify(body), `application/x-amz-json-${version}`);
-}
-
-function md5(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('hex');
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `Credential=<key>/<date>/<region>/<service>/aws4_request` of a SigV4 Authorization header. */
