@@ -47,6 +47,7 @@ export {
   type PollOptions,
   type PollOutcome,
   type PollResult,
+  resultOfNoRun,
 } from './poll-types.ts';
 
 /**
