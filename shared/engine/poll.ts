@@ -36,17 +36,11 @@ import {
 } from './poll-types.ts';
 import { PriorSnapshots } from './prior.ts';
 
-export { LeaseLostError } from './lease-keeper.ts';
 export {
-  DEFAULT_MAX_EVENT_BYTES,
-  DEFAULT_MAX_RECORD_BYTES,
-  emptyCounts,
-  type MassDeletionGuard,
-  type PollCounts,
   type PollDependencies,
   type PollOptions,
-  type PollOutcome,
   type PollResult,
+  resultOfNoRun,
 } from './poll-types.ts';
 
 /**

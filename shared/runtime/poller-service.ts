@@ -5,10 +5,10 @@
  * nothing of Lambda itself.
  */
 import {
-  emptyCounts,
   type PollDependencies,
   type PollOptions,
   type PollResult,
+  resultOfNoRun,
   runPoll,
 } from '../engine/poll.ts';
 import { NutcacheAuthError } from '../nutcache/errors.ts';
@@ -210,15 +210,7 @@ async function recordBackOff(
 
 function deferred(options: PollOptions, now: number, until: number, why: string): PollResult {
   return {
-    outcome: 'deferred',
-    organizationGuid: options.organizationGuid,
-    pollId: options.pollId ?? '',
-    pollNumber: 0,
-    counts: emptyCounts(),
-    nutcacheRequests: 0,
-    durationMs: 0,
-    publishedEventIds: [],
-    listingComplete: false,
+    ...resultOfNoRun(options, 'deferred', 0),
     error: `${why}; deferred until ${new Date(until).toISOString()} (now ${new Date(now).toISOString()})`,
   };
 }

@@ -15,7 +15,7 @@ const OWNER_AND_EXPIRY = { '#owner': 'leaseOwner', '#exp': 'leaseExpiresAt' } as
 /** Tries of acquireLease before giving up on a lease that keeps changing under it. */
 const ACQUIRE_ATTEMPTS = 4;
 
-export function stateKey(organizationGuid: string): Item {
+function stateKey(organizationGuid: string): Item {
   return { [TABLE_KEYS.partitionKey]: orgPk(organizationGuid), [TABLE_KEYS.sortKey]: SK.state };
 }
 
@@ -150,7 +150,7 @@ export async function getStateItem(dynamo: DynamoCalls, organizationGuid: string
   return out.Item ? checkStateItem(organizationGuid, out.Item) : undefined;
 }
 
-export function parseState(organizationGuid: string, attributes: Item | undefined): OrgState {
+function parseState(organizationGuid: string, attributes: Item | undefined): OrgState {
   return toOrgState(checkStateItem(organizationGuid, attributes));
 }
 
