@@ -49,12 +49,6 @@ import { createState } from './state.ts';
 import { addConfiguredSyncRules, createSyncNow, syncNowWanted } from './sync.ts';
 
 export { REPO_ROOT } from '../paths.ts';
-export {
-  type OrganizationResources,
-  organizationId,
-  SCHEDULE_RETRY_ATTEMPTS,
-} from './organization-polling.ts';
-export { DEFAULT_POLLER_ENTRY, POLLER_MEMORY_MB, POLLER_TABLE_ACTIONS, POLLER_TIMEOUT } from './poller.ts';
 
 export interface NutcacheCdcStackProps extends StackProps {
   readonly config: NutcacheCdcConfig;

@@ -18,7 +18,7 @@ import { importSecret } from '../constructs/imported-secret.ts';
 import type { PollerMetricName, PollerMetrics } from '../constructs/poller-metrics.ts';
 
 /** Scheduler retries of an invocation Lambda did not accept (throttled, service error). */
-export const SCHEDULE_RETRY_ATTEMPTS = 3;
+const SCHEDULE_RETRY_ATTEMPTS = 3;
 
 /** A construct-id-safe form of a GUID. */
 export function organizationId(guid: string): string {

@@ -10,25 +10,25 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV, POLLER_SERVICE_NAME } from '../../shared/config/env.ts';
-import { DEFAULT_POLLER_MEMORY_MB, v8OldSpaceMb } from '../../shared/engine/memory-fit.ts';
+import { v8OldSpaceMb } from '../../shared/engine/memory-fit.ts';
 import { type NutcacheCdcConfig, type OrganizationConfig, rateShare } from '../config.ts';
 import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
 import { functionEntry } from '../paths.ts';
 import type { OrganizationSecret } from './organization-polling.ts';
 
 /** The poller handler the stack deploys unless told otherwise. */
-export const DEFAULT_POLLER_ENTRY = functionEntry('poller.ts');
+const DEFAULT_POLLER_ENTRY = functionEntry('poller.ts');
 
-/** How long one poll may run: the handler stops about 20 s before the function timeout. */
-/** Lambda's maximum: at 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md). */
-export const POLLER_TIMEOUT = Duration.minutes(15);
-/** The poller's memory unless the configuration sets `pollerMemoryMb`. */
-export const POLLER_MEMORY_MB = DEFAULT_POLLER_MEMORY_MB;
+/**
+ * How long one poll may run: the handler stops about 20 s before the function timeout. Lambda's maximum: at
+ * 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md).
+ */
+const POLLER_TIMEOUT = Duration.minutes(15);
 /**
  * The DynamoDB calls of the poller (shared/store/dynamodb.ts, shared/quota/dynamodb.ts): its table grant
  * lists exactly these. A BatchWriteItem delete request needs no DeleteItem permission.
  */
-export const POLLER_TABLE_ACTIONS = [
+const POLLER_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
   'dynamodb:GetItem',

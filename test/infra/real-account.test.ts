@@ -203,7 +203,9 @@ describe('EventBridge may reach every sync-rule target', () => {
 
 describe('no reserved concurrency unless configured', () => {
   it('reserves none by default, for the poller and sync-now', () => {
-    for (const [, fn] of ofType('AWS::Lambda::Function')) {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(0);
+    for (const [, fn] of functions) {
       expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
     }
   });
