@@ -106,3 +106,8 @@ function evaluate(pattern: CompiledPattern, event: unknown): MatchResult {
 export function matchEventPattern(pattern: unknown, event: unknown): MatchResult {
   return evaluate(compileEventPattern(pattern), event);
 }
+
+/** `matchEventPattern` for a pattern compiled once (compileEventPattern), to test it against many events. */
+export function matchCompiledPattern(pattern: CompiledPattern, event: unknown): MatchResult {
+  return evaluate(pattern, event);
+}
