@@ -11,7 +11,11 @@ import {
   MAX_PATTERN_LENGTH,
   patternJson,
 } from '../../shared/rules/compile.ts';
-import { InvalidPatternError, matchEventPattern } from '../../shared/rules/matcher.ts';
+import {
+  compileEventPattern,
+  InvalidPatternError,
+  matchCompiledPattern,
+} from '../../shared/rules/matcher.ts';
 import {
   parseRulesText,
   RulesConfigError,
@@ -200,10 +204,11 @@ function testRules(patterns: readonly CompiledRule[], eventFile: string, io: Io)
     io.err(`nutcache-cdc rules test: ${(error as Error).message.split('\n')[0]}`);
     return 1;
   }
+  const compiled = patterns.map(({ rule, pattern }) => ({ rule, pattern: compileEventPattern(pattern) }));
   events.forEach((event, index) => {
     io.out(eventLabel(event, index));
-    for (const { rule, pattern } of patterns) {
-      const result = matchEventPattern(pattern, event);
+    for (const { rule, pattern } of compiled) {
+      const result = matchCompiledPattern(pattern, event);
       if (result.matched) {
         io.out(`  ✓ ${rule.name} matches → ${describeTarget(rule.target)}`);
       } else {

@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import type { Clock, Log } from '../ports.ts';
 import { systemClock } from '../util/clock.ts';
+import { isLoopbackHost } from '../util/loopback.ts';
 import { USER_AGENT } from '../version.ts';
-import { isLoopbackHost } from '../webhooks/http.ts';
 import {
   type AuthScheme,
   BearerTokenCache,

@@ -83,9 +83,18 @@ function explain(fields: readonly FieldTest[], leaves: Leaves): string[] {
   ];
 }
 
+function anyAlternativeMatches(pattern: CompiledPattern, leaves: Leaves): boolean {
+  return pattern.some((fields) => alternativeMatches(fields, leaves));
+}
+
+/** Whether an event matches a pattern compiled once (compileEventPattern), without explaining a miss. */
+export function matchesCompiledPattern(pattern: CompiledPattern, event: unknown): boolean {
+  return anyAlternativeMatches(pattern, eventLeaves(event));
+}
+
 function evaluate(pattern: CompiledPattern, event: unknown): MatchResult {
   const leaves = eventLeaves(event);
-  if (pattern.some((fields) => alternativeMatches(fields, leaves))) return { matched: true, mismatches: [] };
+  if (anyAlternativeMatches(pattern, leaves)) return { matched: true, mismatches: [] };
   if (pattern.length === 1) return { matched: false, mismatches: explain(pattern[0] ?? [], leaves) };
   const mismatches = pattern.flatMap((fields, n) =>
     explain(fields, leaves).map((r) => `$or alternative ${n + 1}: ${r}`),
@@ -96,4 +105,9 @@ function evaluate(pattern: CompiledPattern, event: unknown): MatchResult {
 /** Evaluates an EventBridge event pattern against an event (both parsed JSON). */
 export function matchEventPattern(pattern: unknown, event: unknown): MatchResult {
   return evaluate(compileEventPattern(pattern), event);
+}
+
+/** `matchEventPattern` for a pattern compiled once (compileEventPattern), to test it against many events. */
+export function matchCompiledPattern(pattern: CompiledPattern, event: unknown): MatchResult {
+  return evaluate(pattern, event);
 }

@@ -14,6 +14,7 @@
  * any other redirect is a failed attempt. Error reasons name the host, never the full URL (which may carry
  * a token).
  */
+import { isLoopbackHost } from '../util/loopback.ts';
 
 /** Waits before attempts 2..10, in seconds. */
 export const RETRY_SCHEDULE_SECONDS: readonly number[] = [
@@ -40,12 +41,6 @@ export class DeliveryUrlError extends Error {
     super(message);
     this.name = 'DeliveryUrlError';
   }
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 /**

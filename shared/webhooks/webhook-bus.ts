@@ -15,7 +15,8 @@
  */
 
 import type { BusEntry, BusEntryResult, EventBus, Log } from '../ports.ts';
-import { matchEventPattern } from '../rules/matcher.ts';
+import { compileEventPattern, matchesCompiledPattern } from '../rules/matcher.ts';
+import type { CompiledPattern } from '../rules/pattern.ts';
 import { checkDeliveryUrl, DEFAULT_REQUEST_TIMEOUT_MS, postWebhook } from './http.ts';
 import { type LocalEventEnvelope, toEventBridgeEvent, webhookIdOf } from './message.ts';
 import { parseSigningSecrets, signWebhook } from './signing.ts';
@@ -42,6 +43,8 @@ export class WebhookBus implements EventBus {
   private readonly secrets: readonly string[];
   private readonly now: () => number;
   private goneSince: number | undefined;
+  /** `options.pattern`, compiled on first use (an invalid pattern still fails the first delivery). */
+  private compiledPattern: CompiledPattern | undefined;
   /** Messages delivered (2xx) since creation. */
   delivered = 0;
 
@@ -70,8 +73,9 @@ export class WebhookBus implements EventBus {
     } catch {
       return { ok: false, errorCode: 'MalformedDetail', errorMessage: 'Detail is not valid JSON.' };
     }
-    if (this.options.pattern !== undefined && !matchEventPattern(this.options.pattern, event).matched) {
-      return { ok: true, busEventId: event.id };
+    if (this.options.pattern !== undefined) {
+      this.compiledPattern ??= compileEventPattern(this.options.pattern);
+      if (!matchesCompiledPattern(this.compiledPattern, event)) return { ok: true, busEventId: event.id };
     }
     if (this.goneSince !== undefined) {
       return {
