@@ -23,7 +23,7 @@ import type { QuotaStore } from '../../shared/quota/budget.ts';
 import { DynamoQuotaStore } from '../../shared/quota/dynamodb.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
-import { startLocalDynamo } from '../../shared/store/local-dynamo.ts';
+import { openSharedLocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { WebhookBus } from '../../shared/webhooks/webhook-bus.ts';
 import { PrintingBus } from './pretty.ts';
@@ -57,9 +57,10 @@ export async function openStore(options: StoreOptions): Promise<LocalStore> {
       close: async () => client.destroy(),
     };
   }
-  const local = await startLocalDynamo(
-    options.inMemory ? {} : { stateDir: join(options.stateDir, 'dynamodb') },
-  );
+  // A state directory is shared with the other commands using it at the same time (one of them serves it).
+  const local = options.inMemory
+    ? await startLocalDynamo()
+    : await openSharedLocalDynamo(join(options.stateDir, 'dynamodb'));
   await createTable(local.client, LOCAL_TABLE_NAME);
   const doc = createDocumentClient(local.client);
   return {
