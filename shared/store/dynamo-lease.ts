@@ -1,13 +1,14 @@
 /**
  * The lease and the organization's state item on DynamoDB: conditional UpdateItems built from the named
- * fragments of lease-conditions.ts, and the strongly consistent read of the state item.
+ * fragments of lease-conditions.ts, and the strongly consistent read of the state item. A lease held by a
+ * process of this host that no longer runs is taken over at once (lease-rules.ts tells which).
  */
 import { z } from 'zod';
 import type { Clock, LeaseResult, OrgState } from '../ports.ts';
 import { type DynamoCalls, type Item, isConditionFailure } from './dynamo-calls.ts';
 import { ORG_STATE_PATCH_FIELDS, orgPk, orgStateItemSchema, SK } from './layout.ts';
-import { acquireForm, HELD_BY_THIS_POLL, LEASE_ATTRIBUTE_NAMES } from './lease-conditions.ts';
-import { otherHolder, toOrgState } from './lease-rules.ts';
+import { acquireForm, HELD_BY_THIS_POLL, LEASE_ATTRIBUTE_NAMES, LEASE_HELD } from './lease-conditions.ts';
+import { goneHolder, type LeaseView, leaseView, otherHolder, toOrgState } from './lease-rules.ts';
 import type { OrgStatePatch } from './protocol.ts';
 import { TABLE_KEYS } from './table.ts';
 
@@ -29,26 +30,32 @@ export async function acquireLease(
   clock: Clock,
   lease: { organizationGuid: string; owner: string; ttlMs: number },
 ): Promise<LeaseResult> {
+  let gone: string | undefined;
   for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
-    const state = await tryAcquire(dynamo, clock.now(), attempt, lease);
+    const state = await tryAcquire(dynamo, clock.now(), attempt, { ...lease, gone });
     if (state) return { acquired: true, pollNumber: state.pollNumber, state };
     const item = await getStateItem(dynamo, lease.organizationGuid);
     const busy = otherHolder(item, lease.owner, clock.now());
     if (busy) return busy;
+    // The holder may be a process of this host that is gone: the next attempt may take its lease.
+    gone = goneHolder(item);
   }
   throw new Error(
     `acquireLease: the lease of organization ${lease.organizationGuid} kept changing; try again`,
   );
 }
 
-/** One conditional UpdateItem in the form for `attempt`; undefined when its condition failed. */
+/**
+ * One conditional UpdateItem in the form for `attempt` (taking the lease of `gone` too, when set);
+ * undefined when its condition failed.
+ */
 async function tryAcquire(
   dynamo: DynamoCalls,
   now: number,
   attempt: number,
-  lease: { organizationGuid: string; owner: string; ttlMs: number },
+  lease: { organizationGuid: string; owner: string; ttlMs: number; gone: string | undefined },
 ): Promise<OrgState | undefined> {
-  const form = acquireForm(attempt);
+  const form = acquireForm(attempt, lease.gone !== undefined);
   try {
     const out = await dynamo.update({
       Key: stateKey(lease.organizationGuid),
@@ -63,6 +70,7 @@ async function tryAcquire(
         ':false': false,
         ':clock': Math.floor(now / 1000),
         ...form.extraValues,
+        ...(lease.gone !== undefined ? { ':gone': lease.gone } : {}),
       },
       ReturnValues: 'ALL_NEW',
     });
@@ -111,6 +119,34 @@ async function updateIfHeld(
     return true;
   } catch (err) {
     if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/** The lease as stored (expired or not); undefined when nobody holds it. */
+export async function readLease(
+  dynamo: DynamoCalls,
+  organizationGuid: string,
+): Promise<LeaseView | undefined> {
+  return leaseView(await getStateItem(dynamo, organizationGuid));
+}
+
+/** Removes the lease whoever holds it (an operator's decision); what it was, undefined when it was free. */
+export async function breakLease(
+  dynamo: DynamoCalls,
+  organizationGuid: string,
+): Promise<LeaseView | undefined> {
+  try {
+    const out = await dynamo.update({
+      Key: stateKey(organizationGuid),
+      UpdateExpression: 'REMOVE #owner, #exp',
+      ConditionExpression: LEASE_HELD,
+      ExpressionAttributeNames: OWNER_AND_EXPIRY,
+      ReturnValues: 'ALL_OLD',
+    });
+    return leaseView(out.Attributes ? checkStateItem(organizationGuid, out.Attributes) : undefined);
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
     throw err;
   }
 }

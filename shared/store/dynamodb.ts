@@ -15,7 +15,15 @@ import {
   isConditionFailure,
   type RetryOptions,
 } from './dynamo-calls.ts';
-import { acquireLease, getStateItem, releaseLease, renewLease, updateOrgState } from './dynamo-lease.ts';
+import {
+  acquireLease,
+  breakLease,
+  getStateItem,
+  readLease,
+  releaseLease,
+  renewLease,
+  updateOrgState,
+} from './dynamo-lease.ts';
 import { INDEX_FORMAT_VERSION } from './index-codec.ts';
 import { DEFAULT_JOURNAL_ITEM_BYTES } from './journal-codec.ts';
 import {
@@ -29,7 +37,7 @@ import {
   SK,
   shardFromSk,
 } from './layout.ts';
-import { toOrgState } from './lease-rules.ts';
+import { type LeaseInspection, type LeaseView, toOrgState } from './lease-rules.ts';
 import { chunks, pool } from './pool.ts';
 import type { CustomerWrite, JournalItem, OrgStatePatch, ShardWrite } from './protocol.ts';
 import { SnapshotStoreProtocol } from './protocol.ts';
@@ -70,7 +78,7 @@ const customerItemSchema = z.object({
   record: z.string(),
 });
 
-export class DynamoSnapshotStore extends SnapshotStoreProtocol {
+export class DynamoSnapshotStore extends SnapshotStoreProtocol implements LeaseInspection {
   /** Next journal item number of each organization's latest poll, for that poll's later writeJournal calls. */
   private readonly journalNext = new Map<string, { pollNumber: number; next: number }>();
   private readonly dynamo: DynamoCalls;
@@ -117,6 +125,14 @@ export class DynamoSnapshotStore extends SnapshotStoreProtocol {
 
   protected dropLease(organizationGuid: string, owner: string): Promise<void> {
     return releaseLease(this.dynamo, organizationGuid, owner);
+  }
+
+  readLease(organizationGuid: string): Promise<LeaseView | undefined> {
+    return readLease(this.dynamo, organizationGuid);
+  }
+
+  breakLease(organizationGuid: string): Promise<LeaseView | undefined> {
+    return breakLease(this.dynamo, organizationGuid);
   }
 
   protected patchState(organizationGuid: string, patch: OrgStatePatch): Promise<void> {

@@ -9,8 +9,14 @@ const LEASE_FREE = 'attribute_not_exists(#owner)';
 const LEASE_EXPIRED = '#exp < :now';
 /** The lease is already held by this poll's owner (`:owner`). */
 export const HELD_BY_THIS_POLL = '#owner = :owner';
+/** Somebody holds the lease (expired or not). */
+export const LEASE_HELD = 'attribute_exists(#owner)';
+/** The holder is `:gone`: a process of this host found no longer running. */
+const HELD_BY_GONE_PROCESS = '#owner = :gone';
 /** The lease may be taken: free, expired, or already ours. */
 const LEASE_TAKEABLE = `(${LEASE_FREE} OR ${LEASE_EXPIRED} OR ${HELD_BY_THIS_POLL})`;
+/** …or held by the gone process `:gone`. */
+const LEASE_TAKEABLE_FROM_GONE = `(${LEASE_FREE} OR ${LEASE_EXPIRED} OR ${HELD_BY_THIS_POLL} OR ${HELD_BY_GONE_PROCESS})`;
 
 /** No poll number yet, or the stored one is behind the clock in seconds (`:clock`). */
 const POLL_NUMBER_BEHIND_CLOCK = '(attribute_not_exists(#poll) OR #poll < :clock)';
@@ -40,23 +46,35 @@ export interface AcquireForm {
 }
 
 /** The poll number becomes the clock in seconds: the stored one is behind it (the usual case). */
-export const POLL_NUMBER_FROM_CLOCK: AcquireForm = {
-  update: `${TAKE_LEASE}, #poll = :clock`,
-  condition: `${LEASE_TAKEABLE} AND ${POLL_NUMBER_BEHIND_CLOCK}`,
-  extraValues: {},
-};
+function pollNumberFromClock(takeable: string): AcquireForm {
+  return {
+    update: `${TAKE_LEASE}, #poll = :clock`,
+    condition: `${takeable} AND ${POLL_NUMBER_BEHIND_CLOCK}`,
+    extraValues: {},
+  };
+}
 
 /** The poll number becomes the stored one plus one: it has caught up with the clock. */
-export const POLL_NUMBER_INCREMENTED: AcquireForm = {
-  update: `${TAKE_LEASE} ADD #poll :one`,
-  condition: `${LEASE_TAKEABLE} AND ${POLL_NUMBER_AT_CLOCK_OR_AHEAD}`,
-  extraValues: { ':one': 1 },
-};
+function pollNumberIncremented(takeable: string): AcquireForm {
+  return {
+    update: `${TAKE_LEASE} ADD #poll :one`,
+    condition: `${takeable} AND ${POLL_NUMBER_AT_CLOCK_OR_AHEAD}`,
+    extraValues: { ':one': 1 },
+  };
+}
+
+const FORMS = [pollNumberFromClock(LEASE_TAKEABLE), pollNumberIncremented(LEASE_TAKEABLE)] as const;
+const TAKE_OVER_FORMS = [
+  pollNumberFromClock(LEASE_TAKEABLE_FROM_GONE),
+  pollNumberIncremented(LEASE_TAKEABLE_FROM_GONE),
+] as const;
 
 /**
  * The form to try at attempt `attempt` (0-based): the clock form first; when a free lease still fails the
- * condition, its poll-number half was the wrong one, so the attempts alternate.
+ * condition, its poll-number half was the wrong one, so the attempts alternate. With `takeOver`, the
+ * condition also lets the lease of the gone process `:gone` be taken.
  */
-export function acquireForm(attempt: number): AcquireForm {
-  return attempt % 2 === 0 ? POLL_NUMBER_FROM_CLOCK : POLL_NUMBER_INCREMENTED;
+export function acquireForm(attempt: number, takeOver = false): AcquireForm {
+  const forms = takeOver ? TAKE_OVER_FORMS : FORMS;
+  return forms[attempt % 2] ?? forms[0];
 }

@@ -17,6 +17,7 @@ import {
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { processAlive } from './lease-rules.ts';
 
 const ownerRecordSchema = z.object({
   pid: z.number().int().positive(),
@@ -32,16 +33,6 @@ const DEAD_PORT_MS = 5_000;
 /** How long a take-over marker may stay before it is taken for the leftover of a killed process. */
 const STALE_TAKEOVER_MS = 10_000;
 const RETRY_MS = 50;
-
-/** Whether process `pid` of this host is alive (a process of another user counts as alive). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The owner file of the LevelDB directory `dataDir`. */
 export function ownerFileOf(dataDir: string): string {

@@ -8,7 +8,7 @@ import type { Clock, LeaseResult, OrgState, RunRecord, StoredSnapshot } from '..
 import { systemClock } from '../util/clock.ts';
 import { DEFAULT_JOURNAL_ITEM_BYTES } from './journal-codec.ts';
 import { journalChunkOf, nextPollNumber, orgPk, parseRecord } from './layout.ts';
-import { otherHolder, toOrgState } from './lease-rules.ts';
+import { type LeaseInspection, type LeaseView, leaseView, otherHolder, toOrgState } from './lease-rules.ts';
 import type { CustomerItem, CustomerWrite, JournalItem, OrgStatePatch, ShardWrite } from './protocol.ts';
 import { SnapshotStoreProtocol } from './protocol.ts';
 
@@ -40,7 +40,7 @@ interface OrgData {
   readonly runs: Map<string, { readonly run: RunRecord; readonly expiresAt: number }>;
 }
 
-export class InMemorySnapshotStore extends SnapshotStoreProtocol {
+export class InMemorySnapshotStore extends SnapshotStoreProtocol implements LeaseInspection {
   private readonly orgs = new Map<string, OrgData>();
 
   constructor(options: InMemorySnapshotStoreOptions = {}) {
@@ -95,6 +95,18 @@ export class InMemorySnapshotStore extends SnapshotStoreProtocol {
     if (state?.leaseOwner !== owner) return;
     delete state.leaseOwner;
     delete state.leaseExpiresAt;
+  }
+
+  async readLease(organizationGuid: string): Promise<LeaseView | undefined> {
+    return leaseView(this.org(organizationGuid).state);
+  }
+
+  async breakLease(organizationGuid: string): Promise<LeaseView | undefined> {
+    const state = this.org(organizationGuid).state;
+    const was = leaseView(state);
+    delete state?.leaseOwner;
+    delete state?.leaseExpiresAt;
+    return was;
   }
 
   protected async patchState(organizationGuid: string, patch: OrgStatePatch): Promise<void> {

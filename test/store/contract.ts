@@ -3,8 +3,10 @@
  * behave the same for the engine.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { SnapshotStore, StoredSnapshot } from '../../shared/ports.ts';
+import type { LeaseInspection } from '../../shared/store/lease-rules.ts';
 import type { TestClock } from '../support/clock.ts';
 import type { StoreFaultPoint } from '../support/store-faults.ts';
 import {
@@ -18,13 +20,15 @@ import {
   storeClock,
 } from './helpers.ts';
 
-export interface TestableStore extends SnapshotStore {
+export interface TestableStore extends SnapshotStore, LeaseInspection {
   failNext(point: StoreFaultPoint, error?: Error, options?: { skip?: number }): void;
 }
 
 export type StoreFactory = (clock: TestClock) => TestableStore | Promise<TestableStore>;
 
 const TTL = 60_000;
+/** Above Linux's largest PID (2^22): no process has it. */
+const NO_SUCH_PID = 99_999_999;
 
 export function defineStoreContract(name: string, makeStore: StoreFactory): void {
   async function setup() {
@@ -114,6 +118,38 @@ export function defineStoreContract(name: string, makeStore: StoreFactory): void
         acquired: true,
         pollNumber: Math.floor(clock.now() / 1000) + 1,
       });
+    });
+
+    it('takes over at once the lease of a poll whose process on this host is gone', async () => {
+      const { store, org } = await setup();
+      const gone = `pid:${NO_SUCH_PID}@${hostname()}#1`;
+      expect(await store.acquireLease(org, gone, TTL)).toMatchObject({ acquired: true });
+      expect(await store.acquireLease(org, 'worker-b', TTL)).toMatchObject({ acquired: true });
+      expect(await store.renewLease(org, gone, TTL)).toBe(false);
+    });
+
+    it('keeps the lease of a live local process, and of a process it cannot see (another host)', async () => {
+      const { store, org } = await setup();
+      const live = `pid:${process.pid}@${hostname()}#1`;
+      await store.acquireLease(org, live, TTL);
+      expect(await store.acquireLease(org, 'worker-b', TTL)).toMatchObject({ acquired: false, holder: live });
+      const other = randomUUID();
+      const elsewhere = `pid:${NO_SUCH_PID}@another-host#1`;
+      await store.acquireLease(other, elsewhere, TTL);
+      expect(await store.acquireLease(other, 'worker-b', TTL)).toMatchObject({ acquired: false });
+    });
+
+    it('shows the lease, and breaks it for an operator: the old holder can no longer renew', async () => {
+      const { store, clock, org } = await setup();
+      expect(await store.readLease(org)).toBeUndefined();
+      await store.acquireLease(org, 'worker-a', TTL);
+      const held = { holder: 'worker-a', expiresAt: clock.now() + TTL };
+      expect(await store.readLease(org)).toEqual(held);
+      expect(await store.breakLease(org)).toEqual(held);
+      expect(await store.readLease(org)).toBeUndefined();
+      expect(await store.renewLease(org, 'worker-a', TTL)).toBe(false);
+      expect(await store.acquireLease(org, 'worker-b', TTL)).toMatchObject({ acquired: true });
+      expect(await store.breakLease(randomUUID())).toBeUndefined();
     });
 
     it('ignores a release by someone who does not hold the lease', async () => {
