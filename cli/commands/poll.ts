@@ -9,11 +9,14 @@ import type { NutcacheSecret } from '../../shared/nutcache/secret.ts';
 import { apiKeyId, DEFAULT_DAILY_BUDGET, type QuotaStore, utcDay } from '../../shared/quota/budget.ts';
 import { delayAfterPoll, throttlesSince } from '../../shared/quota/policy.ts';
 import { type PollerServiceDeps, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
+import { type LeaseInspection, processLeaseOwner } from '../../shared/store/lease-rules.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
+import { breakLeaseOf, busyLine } from '../lib/lease-text.ts';
 import { createCliLog } from '../lib/log.ts';
 import { createClient, loadCredentials, openPublishing, openStore } from '../lib/runtime.ts';
+import { stopOnSignals } from '../lib/signals.ts';
 
 export const EXIT = { ok: 0, failed: 1, usage: 64, incomplete: 3, busy: 75 } as const;
 
@@ -45,14 +48,17 @@ Events:
 Behaviour:
   --initial-events MODE     what the first poll emits: snapshot (default) or none
   --allow-mass-deletion     let deletions held by the mass-deletion guard through
+  --break-lease             take the organization's lease from a holder that cannot be seen to run (another
+                            host, a stuck poll); refused while it is a running process of this host
   --daily-budget N          Nutcache requests a day for this API key (default ${DEFAULT_DAILY_BUDGET})
-  --watch                   poll again and again (Ctrl-C stops)
+  --watch                   poll again and again (Ctrl-C stops after the current step)
   --interval SECONDS        pause between polls with --watch (default 300; lengthened under 429s or a low budget)
   --verbose                 log progress details on stderr
   -h, --help                this help
 
 Exit status: 0 success, 1 failure, 3 incomplete (a listing, publish or deadline cut it short; the next
-poll finishes it), 75 another poll holds the organization's lease or the daily budget is spent, 64 usage.
+poll finishes it), 75 another poll holds the organization's lease or the daily budget is spent, 64 usage,
+130 stopped by Ctrl-C (the first stops after the current step, keeping every guarantee; a second aborts).
 `;
 
 const OPTIONS = {
@@ -71,6 +77,7 @@ const OPTIONS = {
   'dead-letter-queue-url': { type: 'string' },
   'initial-events': { type: 'string' },
   'allow-mass-deletion': { type: 'boolean' },
+  'break-lease': { type: 'boolean' },
   'daily-budget': { type: 'string' },
   watch: { type: 'boolean' },
   interval: { type: 'string' },
@@ -162,17 +169,19 @@ export async function runPollCommand(argv: string[], command: 'poll' | 'resync')
     return usageError(command, (error as Error).message);
   }
   const session = await openSession(values, command, settings);
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = stopOnSignals();
   try {
     process.stderr.write(`nutcache-cdc ${command}: ${session.description}\n`);
+    if (values['break-lease']) {
+      const outcome = await breakLeaseOf(session.leases, session.options.organizationGuid);
+      process.stderr.write(`${outcome.text}\n`);
+      if (!outcome.broken) return EXIT.busy;
+    }
     const watch = values.watch === true && command !== 'resync';
-    return await pollRepeatedly(session, settings, watch, stop.signal);
+    const exitCode = await pollRepeatedly(session, settings, watch, stop.signal);
+    return stop.exitCode ?? exitCode;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await session.close();
   }
 }
@@ -182,6 +191,7 @@ interface PollSession {
   readonly secret: NutcacheSecret;
   readonly client: NutcacheClient;
   readonly quota: QuotaStore;
+  readonly leases: LeaseInspection;
   readonly deps: PollerServiceDeps;
   readonly options: PollOptions;
   readonly description: string;
@@ -217,6 +227,7 @@ async function openSession(
     secret,
     client,
     quota: opened.quota,
+    leases: opened.store,
     deps: {
       store: opened.store,
       bus: publishing.bus,
@@ -242,6 +253,8 @@ function pollOptions(values: PollValues, command: 'poll' | 'resync', secret: Nut
     ...(command === 'resync' ? { mode: 'resync' as const } : {}),
     initialEvents: (values['initial-events'] as 'snapshot' | 'none' | undefined) ?? 'snapshot',
     allowMassDeletion: values['allow-mass-deletion'] ?? false,
+    // Names this process, so that a poll finding its lease after it was killed takes over at once.
+    owner: processLeaseOwner(),
     ...(values['event-source'] ? { eventSource: values['event-source'] } : {}),
     onPage: (pages: number, customers: number) => {
       if (pages % 10 === 0) process.stderr.write(`  listed ${customers} customers (${pages} pages)…\n`);
@@ -258,8 +271,11 @@ async function pollRepeatedly(
 ): Promise<number> {
   for (;;) {
     const throttles = throttlesSince(session.client);
-    const result = await pollWithCredentials(session.deps, session.options);
-    process.stderr.write(`${summarize(result)}\n`);
+    const result = await pollWithCredentials(session.deps, { ...session.options, stopSignal: signal });
+    const summary = summarize(result);
+    const line =
+      result.outcome === 'busy' ? await busyLine(session.leases, result.organizationGuid, summary) : summary;
+    process.stderr.write(`${line}\n`);
     const exitCode = exitCodeOf(result);
     if (!watch || signal.aborted) return exitCode;
     const now = systemClock.now();

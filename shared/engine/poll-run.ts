@@ -95,11 +95,13 @@ export async function mayContinue(run: PollRun): Promise<boolean> {
 
 /** Whether only the time kept free to publish and commit is left before the deadline. */
 export function nearDeadline(run: PollRun): boolean {
+  if (run.options.stopSignal?.aborted) return true;
   const { deadline, deadlineReserveMs } = run.options;
   return deadline !== undefined && run.deps.clock.now() >= deadline - (deadlineReserveMs ?? 10_000);
 }
 
 export function pastDeadline(run: PollRun): boolean {
+  if (run.options.stopSignal?.aborted) return true;
   const deadline = run.options.deadline;
   return deadline !== undefined && run.deps.clock.now() >= deadline;
 }

@@ -43,6 +43,11 @@ export interface PollOptions {
   readonly deadline?: number;
   /** Time kept free before the deadline to publish and commit what was found (default 10 s). */
   readonly deadlineReserveMs?: number;
+  /**
+   * Once aborted (e.g. Ctrl-C), the poll stops at its next safe point as at its deadline: the listing
+   * stops (no deletion is decided) and no further chunk is journaled; what was journaled stays recoverable.
+   */
+  readonly stopSignal?: AbortSignal;
   /** `source` of published events. */
   readonly eventSource?: string;
   readonly pollId?: string;
