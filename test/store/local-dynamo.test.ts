@@ -1,11 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
-import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
+import {
+  type LocalDynamo,
+  openSharedLocalDynamo,
+  startLocalDynamo,
+} from '../../shared/store/local-dynamo.ts';
+import { ownerFileOf, readOwnerRecord } from '../../shared/store/local-dynamo-owner.ts';
 import { customer, indexOf, snapshot, storeClock } from './helpers.ts';
 
 const started: LocalDynamo[] = [];
@@ -77,5 +82,48 @@ describe('startLocalDynamo', () => {
     await first.close();
     const second = await start();
     expect(await createTable(second.client, 'cdc-store')).toMatchObject({ created: true });
+  });
+});
+
+describe('openSharedLocalDynamo', () => {
+  it('lets a second user of the directory in through the first, and takes over when the first leaves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nutcache-shared-'));
+    dirs.push(dir);
+    const data = join(dir, 'dynamodb');
+    const first = await openSharedLocalDynamo(data);
+    const second = await openSharedLocalDynamo(data);
+    expect([first.role(), second.role()]).toEqual(['owner', 'client']);
+    expect(readOwnerRecord(ownerFileOf(data))).toMatchObject({ pid: process.pid, port: expect.any(Number) });
+
+    await createTable(second.client, 'cdc-store');
+    const store = new DynamoSnapshotStore({
+      client: createDocumentClient(second.client),
+      tableName: 'cdc-store',
+      clock: storeClock(),
+    });
+    const s = snapshot(customer(1));
+    await store.commit('org', [s], [], indexOf([s]));
+
+    await first.close();
+    expect(readOwnerRecord(ownerFileOf(data))).toBeUndefined();
+    // The next request of the second user finds nobody serving, serves the files itself and sees the data.
+    expect(await store.loadIndex('org')).toEqual(indexOf([s]));
+    expect(second.role()).toBe('owner');
+    await second.close();
+    expect(readOwnerRecord(ownerFileOf(data))).toBeUndefined();
+  });
+
+  it('removes the record of an owner that is gone and serves the files itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nutcache-shared-'));
+    dirs.push(dir);
+    const data = join(dir, 'dynamodb');
+    writeFileSync(
+      ownerFileOf(data),
+      JSON.stringify({ pid: 99_999_999, host: hostname(), port: 9, startedAt: 'earlier' }),
+    );
+    const local = await openSharedLocalDynamo(data);
+    expect(local.role()).toBe('owner');
+    expect(readOwnerRecord(ownerFileOf(data))).toMatchObject({ pid: process.pid });
+    await local.close();
   });
 });
