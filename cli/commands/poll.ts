@@ -276,6 +276,7 @@ async function pollRepeatedly(
     const line =
       result.outcome === 'busy' ? await busyLine(session.leases, result.organizationGuid, summary) : summary;
     process.stderr.write(`${line}\n`);
+    if (signal.aborted) process.stderr.write('stopped on request: the next poll carries on from here\n');
     const exitCode = exitCodeOf(result);
     if (!watch || signal.aborted) return exitCode;
     const now = systemClock.now();

@@ -163,6 +163,7 @@ describe('nutcache-cdc commands side by side on one --state-dir', () => {
     const poll = await startSlowPoll(dir);
     poll.child.kill('SIGINT');
     await poll.waitFor(/stopping after this step \(Ctrl-C again to abort\)/, 5_000);
+    await poll.waitFor(/stopped on request: the next poll carries on from here/, 10_000);
     expect(await poll.exited).toBe(130);
     expect(readEvents(dir).length).toBe(eventsBefore);
 
