@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10]
- *   [--limiter real|fixed-window] [--out bench/results/scale.json]`
+ *   [--limiter real|fixed-window] [--window-divisor 10] [--pickup-ms 1000]
+ *   [--latency-ms 250] [--out bench/results/scale.json]`
  *
  * Prints the scale scenario's figures and targets (docs/performance.md "Scale"), writes them as JSON, and
  * exits non-zero when a target is missed.
@@ -32,6 +33,9 @@ function parse(argv: readonly string[]) {
       hours: { type: 'string', default: '24' },
       seed: { type: 'string', default: '10' },
       limiter: { type: 'string', default: 'real' },
+      'window-divisor': { type: 'string', default: '10' },
+      'pickup-ms': { type: 'string', default: '1000' },
+      'latency-ms': { type: 'string', default: '250' },
       out: { type: 'string', default: resolve(root, 'bench/results/scale.json') },
     },
   });
@@ -44,6 +48,9 @@ function parse(argv: readonly string[]) {
     hours: positive('hours', values.hours),
     seed: positive('seed', values.seed),
     limiter: values.limiter as LimiterChoice,
+    windowDivisor: positive('window-divisor', values['window-divisor']),
+    pickupMs: positive('pickup-ms', values['pickup-ms']),
+    latencyMs: positive('latency-ms', values['latency-ms']),
     out: values.out,
   };
 }
@@ -57,6 +64,9 @@ export async function runScaleCli(argv: readonly string[]): Promise<void> {
     workload: { ...base.workload, organizations: args.organizations, apiKeys: args.apiKeys, seed: args.seed },
     durationMs: args.hours * 3_600_000,
     limiter: args.limiter,
+    windowDivisor: args.windowDivisor,
+    pickupMs: args.pickupMs,
+    latencyMs: args.latencyMs,
   };
   const cpuStart = process.cpuUsage();
   let shown = 0;

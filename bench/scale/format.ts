@@ -32,7 +32,8 @@ function scheduleLines(run: ScaleRun): string[] {
   return [
     `Scale scenario: ${int(agg.organizations)} organizations over ${int(w.apiKeys)} API keys ` +
       `(${int(w.minCustomers)}–${int(w.maxCustomers)} customers, log-uniform; seed ${w.seed}), ` +
-      `${(options.durationMs / 3_600_000).toFixed(0)} h simulated, limiter: ${options.limiter}`,
+      `${(options.durationMs / 3_600_000).toFixed(0)} h simulated, limiter: ${options.limiter}, ` +
+      `flexible window max(1, floor(every / ${options.windowDivisor})) min, page latency ${options.latencyMs} ms, pick-up ${options.pickupMs} ms`,
     `Intervals (every N minutes: organizations, polls, late): ${rows
       .map(([every, r]) => `${every}: ${int(r.organizations)}, ${int(r.polls)}, ${int(r.late)}`)
       .join(' | ')}${agg.unschedulable > 0 ? ` | unschedulable: ${int(agg.unschedulable)}` : ''}`,
@@ -48,7 +49,9 @@ function targetLines(run: ScaleRun, f: ReturnType<typeof scaleFigures>): string[
   const budget = run.options.dailyBudget;
   return [
     `  ${met(f.onTimeShare >= ON_TIME_TARGET)}  polls on time (start ≤ due + 10% of the interval) ≥ 99%: ` +
-      `${pct(f.onTimeShare)} of ${int(agg.polls)} (${int(agg.late)} late, ${int(agg.deferred)} deferred by the quota guard); ` +
+      `${pct(f.onTimeShare)} of ${int(agg.polls)} (${int(agg.late)} late: ${int(agg.late - agg.lateQueued)} from the window and pick-up alone, ` +
+      `${int(agg.lateQueued)} after waiting for a poll of the same key; ${int(agg.deferred)} deferred by the quota guard; ` +
+      `${int(agg.queued)} polls waited for one of their key); ` +
       `start delay / interval p50 ${pct(f.delayRatioP50, 1)}, p99 ${pct(f.delayRatioP99, 1)}, max ${pct(f.delayRatioMax, 1)}`,
     `  ${met(f.violations === 0)}  rate-limit violations per key (independent sliding-window audit of ${int(agg.requests)} request starts) = 0: ${audit}; keys with a violation: ${agg.keysWithViolations}`,
     `  ${met(agg.budgetOverrun === 0)}  daily budget overruns = 0: ${int(agg.budgetOverrun)} requests over; busiest key-day ${int(agg.maxDayRequests)} of ${int(budget)}; ` +
@@ -92,6 +95,8 @@ export function scaleJson(run: ScaleRun, memoryMb: number, cpuMs: number): unkno
     unschedulable: agg.unschedulable,
     polls: agg.polls,
     late: agg.late,
+    lateQueued: agg.lateQueued,
+    queued: agg.queued,
     deferred: agg.deferred,
     requests: agg.requests,
     byInterval: Object.fromEntries(agg.byInterval),

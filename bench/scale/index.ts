@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10]
- *  [--limiter real|fixed-window] [--out file.json]`: the scale scenario of issue 10 (docs/performance.md).
+ *  [--limiter real|fixed-window] [--window-divisor 10] [--pickup-ms 1000] [--latency-ms 250] [--out file.json]`: the scale scenario of issue 10 (docs/performance.md).
  */
 import { ScaleAggregate } from './report.ts';
 import { ALLOWED_INTERVALS } from './schedule.ts';
@@ -21,6 +21,7 @@ export const DEFAULT_SCALE_OPTIONS: ScaleOptions = {
   pickupMs: 1_000,
   limiter: 'real',
   allowedIntervals: ALLOWED_INTERVALS,
+  windowDivisor: 10,
 };
 
 export interface ScaleRun {
@@ -36,7 +37,7 @@ export async function runScale(
 ): Promise<ScaleRun> {
   const started = performance.now();
   const groups = [...byKey(generateWorkload(options.workload)).entries()].sort((a, b) => a[0] - b[0]);
-  const aggregate = new ScaleAggregate();
+  const aggregate = new ScaleAggregate(options.pickupMs);
   for (const [i, [key, members]] of groups.entries()) {
     aggregate.add(await simulateKey(key, members, options));
     progress(i + 1, groups.length);

@@ -22,6 +22,10 @@ export class ScaleAggregate {
   deferred = 0;
   deferredMetric = 0;
   late = 0;
+  /** Polls that waited for another poll of their key (received later than `pickupMs` after the fire). */
+  queued = 0;
+  /** Late polls that had waited for another poll of their key (the others are late from the window alone). */
+  lateQueued = 0;
   requests = 0;
   readonly byInterval = new Map<number, IntervalRow>();
   readonly delayRatios: number[] = [];
@@ -33,6 +37,8 @@ export class ScaleAggregate {
   readonly meter: Meter = newMeter();
   /** Scheduler invocations per second of simulated time (for the jitter spread). */
   readonly firesPerSecond = new Map<number, number>();
+
+  constructor(private readonly pickupMs: number) {}
 
   add(result: KeyResult): void {
     this.keys += 1;
@@ -54,9 +60,12 @@ export class ScaleAggregate {
     this.polls += 1;
     row.polls += 1;
     const late = poll.deferred || poll.startedAt > onTimeLimit(poll);
+    const queued = poll.startedAt > poll.firedAt + this.pickupMs;
+    if (queued) this.queued += 1;
     if (late) {
       this.late += 1;
       row.late += 1;
+      if (queued) this.lateQueued += 1;
     }
     if (poll.deferred) this.deferred += 1;
     this.requests += poll.requests;

@@ -22,9 +22,9 @@ export const DAY_MS = 24 * 60 * MINUTE_MS;
 /** Intervals an organization may get (minutes); each divides a day. */
 export const ALLOWED_INTERVALS = [15, 30, 60, 120, 240, 360, 720, 1440] as const;
 
-/** The design's flexible window (minutes). */
-export function flexibleWindowMinutes(everyMinutes: number): number {
-  return Math.max(1, Math.floor(everyMinutes / 10));
+/** The design's flexible window (minutes): a tenth of the interval (`divisor` 10), at least a minute. */
+export function flexibleWindowMinutes(everyMinutes: number, divisor = 10): number {
+  return Math.max(1, Math.floor(everyMinutes / divisor));
 }
 
 /** The reservation margin the quota guard adds to a poll of `pages` pages. */
@@ -73,11 +73,11 @@ export interface Fire {
 export function scheduleFires(
   org: SimOrganization,
   everyMinutes: number,
-  window: { readonly start: number; readonly durationMs: number },
+  window: { readonly start: number; readonly durationMs: number; readonly divisor?: number },
   random: () => number,
 ): Fire[] {
   const intervalMs = everyMinutes * MINUTE_MS;
-  const windowMs = flexibleWindowMinutes(everyMinutes) * MINUTE_MS;
+  const windowMs = flexibleWindowMinutes(everyMinutes, window.divisor) * MINUTE_MS;
   const fires: Fire[] = [];
   const end = window.start + window.durationMs;
   for (let dueAt = window.start + Math.floor(random() * intervalMs); dueAt < end; dueAt += intervalMs) {

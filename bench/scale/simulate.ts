@@ -32,6 +32,8 @@ export interface ScaleOptions {
   readonly pickupMs: number;
   readonly limiter: LimiterChoice;
   readonly allowedIntervals: readonly number[];
+  /** The flexible window is max(1, floor(everyMinutes / windowDivisor)) minutes (the design: 10). */
+  readonly windowDivisor: number;
 }
 
 export interface KeyResult {
@@ -64,7 +66,7 @@ export async function simulateKey(
   let deferredMetric = 0;
   if (everyMinutes !== undefined) {
     const random = seededRandom(options.workload.seed * 7919 + key);
-    const window = { start: options.start, durationMs: options.durationMs };
+    const window = { start: options.start, durationMs: options.durationMs, divisor: options.windowDivisor };
     const fires = members.flatMap((org) => scheduleFires(org, everyMinutes, window, random));
     const clock = new VirtualClock(options.start);
     const quota = new CountingQuotaStore(meter);
