@@ -30,8 +30,8 @@ export function groupMessages(fires: readonly Fire[]): Fire[] {
 }
 
 /**
- * Runs the group's consumer: each message is received `pickupMs` after it was sent (or as soon as the
- * previous poll of the group has ended, whichever is later) and handled to completion before the next.
+ * Runs the group's consumer: each message is received `pickupMs` after it was sent, or after the previous
+ * poll of the group ended if that is later, and handled to completion before the next.
  */
 export async function consumeGroup(
   messages: readonly Fire[],
@@ -43,7 +43,8 @@ export async function consumeGroup(
   for (const message of messages) {
     meter.schedulerInvocations += 1;
     meter.sqsSend += 1;
-    clock.advanceTo(message.firedAt + options.pickupMs);
+    // Idle group: picked up after the send; busy group: after the previous poll deleted its message.
+    clock.advanceTo(Math.max(message.firedAt, clock.now()) + options.pickupMs);
     meter.sqsReceive += 1;
     await handle(message);
     meter.sqsDelete += 1;

@@ -85,6 +85,15 @@ describe('the scale scenario on a small instance (50 organizations, 5 keys, 2 ho
     expect(aggregate.keysWithViolations).toBeGreaterThan(0);
   });
 
+  it('with instant answers: the real limiter holds 5/s where the broken one bursts across a second', async () => {
+    const real = await runScale({ ...small('real'), latencyMs: 0 });
+    expect(real.aggregate.peaks['5/s']).toBe(4);
+    expect(real.aggregate.violations).toEqual({ '5/s': 0, '200/min': 0 });
+    const broken = await runScale({ ...small('fixed-window'), latencyMs: 0 });
+    expect(broken.aggregate.violations['5/s']).toBeGreaterThan(0);
+    expect(broken.aggregate.peaks['5/s']).toBeGreaterThan(5);
+  });
+
   it('gives the same figures for the same seed', async () => {
     const [a, b] = [await runScale(small('real')), await runScale(small('real'))];
     expect([b.aggregate.polls, b.aggregate.requests, b.aggregate.late, b.aggregate.meter]).toEqual([
