@@ -402,7 +402,7 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'Usage: npm run bench -- [--sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--heap-mb 256] [--out file.json]\n' +
-        '       npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10] [--limiter real|fixed-window] [--window-divisor 10] [--pickup-ms 1000] [--latency-ms 250] [--out file.json]\n',
+        '       npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10] [--limiter real|fixed-window] [--window-divisor D] [--pickup-ms 1000] [--latency-ms 250] [--out file.json]\n',
     );
     return;
   }

@@ -2,9 +2,10 @@
  * Loads the scale scenario compiled by esbuild without `keepNames`. Under tsx every closure the rate
  * limiter creates per request is wrapped in a naming helper (`__name`, an `Object.defineProperty` call),
  * which cost about a quarter of the scenario's CPU time; the code run is the same source, bundled.
+ * Packages stay external, so the bundle is written inside the repository (bench/results/, removed after
+ * loading), where Node resolves them from node_modules.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -12,7 +13,9 @@ import { build } from 'esbuild';
 type ScaleModule = typeof import('./index.ts');
 
 export async function loadBundledScale(): Promise<ScaleModule> {
-  const dir = mkdtempSync(join(tmpdir(), 'nutcache-cdc-scale-'));
+  const results = fileURLToPath(new URL('../results/', import.meta.url));
+  mkdirSync(results, { recursive: true });
+  const dir = mkdtempSync(join(results, '.scale-bundle-'));
   const outfile = join(dir, 'scale.mjs');
   try {
     await build({

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10]
- *   [--limiter real|fixed-window] [--window-divisor 10] [--pickup-ms 1000]
+ *   [--limiter real|fixed-window] [--window-divisor D] [--pickup-ms 1000]
  *   [--latency-ms 250] [--out bench/results/scale.json]`
  *
  * Prints the scale scenario's figures and targets (docs/performance.md "Scale"), writes them as JSON, and
@@ -33,7 +33,7 @@ function parse(argv: readonly string[]) {
       hours: { type: 'string', default: '24' },
       seed: { type: 'string', default: '10' },
       limiter: { type: 'string', default: 'real' },
-      'window-divisor': { type: 'string', default: '10' },
+      'window-divisor': { type: 'string' },
       'pickup-ms': { type: 'string', default: '1000' },
       'latency-ms': { type: 'string', default: '250' },
       out: { type: 'string', default: resolve(root, 'bench/results/scale.json') },
@@ -48,7 +48,10 @@ function parse(argv: readonly string[]) {
     hours: positive('hours', values.hours),
     seed: positive('seed', values.seed),
     limiter: values.limiter as LimiterChoice,
-    windowDivisor: positive('window-divisor', values['window-divisor']),
+    windowDivisor:
+      values['window-divisor'] === undefined
+        ? undefined
+        : positive('window-divisor', values['window-divisor']),
     pickupMs: positive('pickup-ms', values['pickup-ms']),
     latencyMs: positive('latency-ms', values['latency-ms']),
     out: values.out,

@@ -33,7 +33,7 @@ function scheduleLines(run: ScaleRun): string[] {
     `Scale scenario: ${int(agg.organizations)} organizations over ${int(w.apiKeys)} API keys ` +
       `(${int(w.minCustomers)}–${int(w.maxCustomers)} customers, log-uniform; seed ${w.seed}), ` +
       `${(options.durationMs / 3_600_000).toFixed(0)} h simulated, limiter: ${options.limiter}, ` +
-      `flexible window max(1, floor(every / ${options.windowDivisor})) min, page latency ${options.latencyMs} ms, pick-up ${options.pickupMs} ms`,
+      `flexible window ${options.windowDivisor === undefined ? "of the registry's CreateSchedule input" : `max(1, floor(every / ${options.windowDivisor})) min (override)`}, page latency ${options.latencyMs} ms, pick-up ${options.pickupMs} ms`,
     `Intervals (every N minutes: organizations, polls, late): ${rows
       .map(([every, r]) => `${every}: ${int(r.organizations)}, ${int(r.polls)}, ${int(r.late)}`)
       .join(' | ')}${agg.unschedulable > 0 ? ` | unschedulable: ${int(agg.unschedulable)}` : ''}`,

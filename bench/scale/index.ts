@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10]
- *  [--limiter real|fixed-window] [--window-divisor 10] [--pickup-ms 1000] [--latency-ms 250] [--out file.json]`: the scale scenario of issue 10 (docs/performance.md).
+ *  [--limiter real|fixed-window] [--window-divisor D] [--pickup-ms 1000] [--latency-ms 250] [--out file.json]`: the scale scenario of issue 10 (docs/performance.md).
  */
 import { ScaleAggregate } from './report.ts';
 import { ALLOWED_INTERVALS } from './schedule.ts';
@@ -21,7 +21,6 @@ export const DEFAULT_SCALE_OPTIONS: ScaleOptions = {
   pickupMs: 1_000,
   limiter: 'real',
   allowedIntervals: ALLOWED_INTERVALS,
-  windowDivisor: 10,
 };
 
 export interface ScaleRun {

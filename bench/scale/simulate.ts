@@ -13,7 +13,7 @@ import { FixedWindowLimiter } from './broken-limiter.ts';
 import { CountingQuotaStore, type Meter, newMeter } from './meter.ts';
 import { type PollRecord, runPoll } from './poll.ts';
 import { consumeGroup, groupMessages } from './queue.ts';
-import { keyInterval, MINUTE_MS, scheduleFires } from './schedule.ts';
+import { designedSchedule, keyInterval, MINUTE_MS, scheduleFires } from './schedule.ts';
 import { VirtualClock } from './virtual-clock.ts';
 import { apiKeyGroup, type SimOrganization, type WorkloadOptions } from './workload.ts';
 
@@ -32,8 +32,8 @@ export interface ScaleOptions {
   readonly pickupMs: number;
   readonly limiter: LimiterChoice;
   readonly allowedIntervals: readonly number[];
-  /** The flexible window is max(1, floor(everyMinutes / windowDivisor)) minutes (the design: 10). */
-  readonly windowDivisor: number;
+  /** Overrides the designed flexible window with max(1, floor(everyMinutes / windowDivisor)) minutes. */
+  readonly windowDivisor?: number | undefined;
 }
 
 export interface KeyResult {
@@ -66,8 +66,10 @@ export async function simulateKey(
   let deferredMetric = 0;
   if (everyMinutes !== undefined) {
     const random = seededRandom(options.workload.seed * 7919 + key);
-    const window = { start: options.start, durationMs: options.durationMs, divisor: options.windowDivisor };
-    const fires = members.flatMap((org) => scheduleFires(org, everyMinutes, window, random));
+    const window = { start: options.start, durationMs: options.durationMs };
+    const fires = members.flatMap((org) =>
+      scheduleFires(org, designedSchedule(org, everyMinutes, options.windowDivisor), window, random),
+    );
     const clock = new VirtualClock(options.start);
     const quota = new CountingQuotaStore(meter);
     const keyId = apiKeyId(apiKeyGroup(key));

@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { auditKey, peakInWindow, slidingWindowViolations } from '../../bench/scale/audit.ts';
 import { DEFAULT_SCALE_OPTIONS, runScale } from '../../bench/scale/index.ts';
-import { ALLOWED_INTERVALS, keyInterval } from '../../bench/scale/schedule.ts';
+import { ALLOWED_INTERVALS, designedSchedule, keyInterval } from '../../bench/scale/schedule.ts';
 import type { ScaleOptions } from '../../bench/scale/simulate.ts';
 import type { SimOrganization } from '../../bench/scale/workload.ts';
 import { callsPerDay } from '../../shared/quota/schedule-check.ts';
@@ -62,6 +67,19 @@ describe('the interval of a key', () => {
   });
 });
 
+describe('the simulated schedule', () => {
+  it("is the registry's CreateSchedule input: rate, flexible window of a tenth, the key's message group", () => {
+    const org = { organizationGuid: '00000000-0000-4000-8000-000000000001', customers: 500, key: 7 };
+    expect(designedSchedule(org, 30)).toEqual({
+      everyMinutes: 30,
+      windowMinutes: 3,
+      messageGroupId: 'key-0007',
+    });
+    expect(designedSchedule(org, 15).windowMinutes).toBe(1);
+    expect(designedSchedule(org, 30, 20).windowMinutes).toBe(1);
+  });
+});
+
 describe('the scale scenario on a small instance (50 organizations, 5 keys, 2 hours)', () => {
   it('with the real rate limiter: no rate-limit violation, no budget overrun, polls on time', async () => {
     const { aggregate } = await runScale(small('real'));
@@ -102,5 +120,41 @@ describe('the scale scenario on a small instance (50 organizations, 5 keys, 2 ho
       a.aggregate.late,
       a.aggregate.meter,
     ]);
+  });
+});
+
+describe('npm run bench -- --scenario scale', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  function bench(...extra: string[]) {
+    const dir = mkdtempSync(join(tmpdir(), 'scale-bench-'));
+    const out = join(dir, 'scale.json');
+    try {
+      const args = ['--scenario', 'scale', '--orgs', '50', '--keys', '5', '--hours', '2', '--out', out];
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, ...extra], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      const json =
+        run.status === null ? undefined : (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>);
+      return { ...run, json };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('prints the targets met and writes the figures', () => {
+    const run = bench();
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^ {2}met {2}polls on time/m);
+    expect(run.stdout).toMatch(/^ {2}met {2}rate-limit violations per key .*5\/s: 0 violating windows/m);
+    expect(run.stdout).toMatch(/Cost per organization per month/);
+    expect(run.json).toMatchObject({ organizations: 50, keys: 5, budgetOverrun: 0 });
+  });
+
+  it('fails, naming the missed target, with the broken limiter', () => {
+    const run = bench('--limiter', 'fixed-window');
+    expect(run.status).toBe(1);
+    expect(run.stdout).toMatch(/^ {2}MISSED {2}rate-limit violations per key/m);
   });
 });
