@@ -150,11 +150,11 @@ describe('npm run bench -- --scenario scale', () => {
     expect(run.stdout).toMatch(/^ {2}met {2}rate-limit violations per key .*5\/s: 0 violating windows/m);
     expect(run.stdout).toMatch(/Cost per organization per month/);
     expect(run.json).toMatchObject({ organizations: 50, keys: 5, budgetOverrun: 0 });
-  });
+  }, 90_000);
 
   it('fails, naming the missed target, with the broken limiter', () => {
     const run = bench('--limiter', 'fixed-window');
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/^ {2}MISSED {2}rate-limit violations per key/m);
-  });
+  }, 90_000);
 });
