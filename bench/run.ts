@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--heap-mb 256] [--out <file>]`
+ * `npm run bench -- --scenario scale …`: the scale scenario of organizations as data (bench/scale/cli.ts).
  *
  * Polls the sandbox Nutcache API (rate limits off, no latency) through the real NutcacheClient, into the
  * DynamoDB snapshot store on an embedded DynamoDB (dynalite), publishing to a counting in-process bus.
@@ -28,6 +29,7 @@ import { createTable } from '../shared/store/create-table.ts';
 import { startLocalDynamo } from '../shared/store/local-dynamo.ts';
 import { type BundleReport, measureBundle } from './bundle.ts';
 import type { ChildResult, ChildTask } from './child.ts';
+import { runScaleCli } from './scale/cli.ts';
 
 // The benchmark runs on Node.js 20 too: keep the AWS SDK's notice about Node 22 out of the table.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -381,6 +383,12 @@ function checkTargets(rows: readonly Row[], bundle: BundleReport | undefined): T
 // ---------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  const scenario = process.argv.indexOf('--scenario');
+  if (scenario !== -1) {
+    const name = process.argv[scenario + 1];
+    if (name !== 'scale') throw new Error(`--scenario: only "scale" is known, got ${String(name)}`);
+    return runScaleCli(process.argv.slice(2));
+  }
   const { values } = parseArgs({
     options: {
       sizes: { type: 'string', default: '1000,10000,100000' },
@@ -393,7 +401,8 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--heap-mb 256] [--out file.json]\n',
+      'Usage: npm run bench -- [--sizes 1000,10000,100000] [--repeats 3] [--no-bundle] [--heap-mb 256] [--out file.json]\n' +
+        '       npm run bench -- --scenario scale [--orgs 10000] [--keys 500] [--hours 24] [--seed 10] [--limiter real|fixed-window] [--window-divisor D] [--pickup-ms 1000] [--latency-ms 250] [--out file.json]\n',
     );
     return;
   }
