@@ -324,6 +324,10 @@ function importTarget(
         ),
       };
     }
+    case 'hubspot':
+    case 'salesforce':
+      // Deployed by the CRM targets' API destination (crm-infra); this branch only keeps the switch total.
+      throw new Error(`rule '${ruleName}': ${target.type} targets are not deployable yet`);
   }
 }
 
