@@ -279,8 +279,32 @@ describe('CRM targets: the deployed transformer, evaluated locally, sends the CR
     },
   };
 
+  it('HubSpot: the batch upsert of customer 160030 with its mapped properties as strings', () => {
+    const target = upsertTarget(built.template, 'POST');
+    const plain = {
+      ...event,
+      detail: { ...event.detail, after: { ...event.detail.after, name: 'Tyrell Group', phone: '555 0100' } },
+    };
+    expect(JSON.parse(applyInputTransformer(target.transformer, plain))).toEqual({
+      inputs: [
+        {
+          idProperty: 'nutcache_id',
+          id: '160030',
+          properties: {
+            name: 'Tyrell Group',
+            phone: '555 0100',
+            city: 'Québec',
+            zip: 'G1R 4P5',
+            nutcache_status: '0',
+          },
+        },
+      ],
+    });
+    expect(target.pathParameterValues).toEqual([]);
+  });
+
   it('Salesforce: PATCH …/Nutcache_Id__c/160030 with the mapped fields (strings escaped, null clears)', () => {
-    const target = all(built.template, 'PATCH');
+    const target = upsertTarget(built.template, 'PATCH');
     const body = applyInputTransformer(target.transformer, event);
     expect(JSON.parse(body)).toEqual({
       Name: 'Tyrell "T" Group',
@@ -298,7 +322,7 @@ describe('CRM targets: the deployed transformer, evaluated locally, sends the CR
 });
 
 /** The upsert target of the CRM whose API destination uses `method`, as EventBridge holds it. */
-function all(template: Template, method: string) {
+function upsertTarget(template: Template, method: string) {
   const destinations = template.findResources('AWS::Events::ApiDestination', {
     Properties: { HttpMethod: method },
   });
