@@ -67,7 +67,7 @@ function configDefaults(): ConfigDefaults {
   }
 }
 
-function loadRules(file: string): SyncRuleSpec[] {
+export function loadRules(file: string): SyncRuleSpec[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

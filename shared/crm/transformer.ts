@@ -6,18 +6,22 @@
  * (shared/rules/input-transformer.ts), so both send the same request.
  *
  * How customer values reach the template (EventBridge's semantics decide; docs/sync-rules.md "CRM targets"):
- * - Salesforce fields are placed bare, `"Name": <f_name>`: EventBridge inserts the value as JSON, so a
- *   string arrives quoted and escaped, a number as a number and `null` as `null`, which is how Salesforce
- *   clears a field.
- * - HubSpot properties are placed inside quotes, `"name": "<f_name>"`: HubSpot property values are strings
- *   (numbers arrive as "0"), and HubSpot clears a property with "" — which is what EventBridge produces for
- *   a variable whose path holds null or is missing (the variable is not created).
- * - The customer id is a number: HubSpot's `id` takes it in quotes ("147504"); Salesforce takes it as the
- *   path parameter `$.detail.customerId`.
+ * every customer value is placed bare, `"name": <f_name>`, for both CRMs. EventBridge then inserts the value's
+ * JSON text: a string arrives quoted AND escaped, a number as a number, `null` as `null`. Inside quotes
+ * (`"<f_name>"`) EventBridge would insert a string unescaped (a `"` in a customer's name would break the
+ * body) and a null as the text "null" (HubSpot would store the word). An input transformer has no
+ * conditionals, so a Nutcache null cannot become HubSpot's "" (its documented clear): HubSpot receives
+ * null. Salesforce clears a field with null, exactly. A mapped field missing from the customer leaves its
+ * placeholder empty, so the body is not JSON and EventBridge does not deliver it (the target's DLQ gets it);
+ * Nutcache sends every documented field, so this only happens to a malformed record.
+ * The customer id is a number: HubSpot's `id` wants a string, so it is placed in quotes ("147504", digits
+ * only, nothing to escape); Salesforce takes it as the path parameter `$.detail.customerId`.
  * An input transformer has no conditionals, so a deletion cannot reuse the upsert's template: `onDelete`
  * chooses between no request at all and a constant set of properties (its own template).
  */
 import type { ChangeType } from '../events/contract.ts';
+import { type CompileOptions, compileRulePattern, type EventPattern } from '../rules/compile.ts';
+import type { SyncRuleFilter } from '../rules/model.ts';
 import {
   type CrmConstant,
   type CrmTarget,
@@ -55,6 +59,13 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' } as const;
  */
 export const CRM_DETAIL_PATTERN = { truncated: [{ exists: false }] } as const;
 
+/** A CRM rule's EventBridge pattern: the rule's own, plus `CRM_DETAIL_PATTERN` (deployed and local alike). */
+export function crmRulePattern(rule: SyncRuleFilter, options: CompileOptions = {}): EventPattern {
+  const pattern = compileRulePattern(rule, options);
+  const detail = (pattern.detail ?? {}) as EventPattern;
+  return { ...pattern, detail: { ...detail, ...CRM_DETAIL_PATTERN } };
+}
+
 /** The input-transformer variable of a customer field (InputPathsMap keys are `[A-Za-z0-9_-]+`). */
 export function fieldVariable(field: string): string {
   return `f_${field}`;
@@ -67,12 +78,11 @@ function fieldPaths(mapping: Readonly<Record<string, string>>): Record<string, s
   return paths;
 }
 
-/** `{"a": <f_x>, …}` (bare) or `{"a": "<f_x>", …}` (quoted) from CRM name → customer field. */
-function objectTemplate(mapping: Readonly<Record<string, string>>, quoted: boolean): string {
-  const parts = Object.entries(mapping).map(([name, field]) => {
-    const placeholder = `<${fieldVariable(field)}>`;
-    return `${JSON.stringify(name)}:${quoted ? `"${placeholder}"` : placeholder}`;
-  });
+/** `{"a": <f_x>, …}` from CRM name → customer field: bare placeholders (values as their JSON text). */
+function objectTemplate(mapping: Readonly<Record<string, string>>): string {
+  const parts = Object.entries(mapping).map(
+    ([name, field]) => `${JSON.stringify(name)}:<${fieldVariable(field)}>`,
+  );
   return `{${parts.join(',')}}`;
 }
 
@@ -94,8 +104,7 @@ function hubspotDelivery(target: HubSpotTarget, changeType: ChangeType): CrmDeli
   const body = bodyKind(target, changeType);
   if (!body) return undefined;
   const base = (target.baseUrl ?? DEFAULT_HUBSPOT_BASE_URL).replace(/\/+$/, '');
-  const properties =
-    body.kind === 'mapped' ? objectTemplate(target.properties, true) : constantsTemplate(body.set);
+  const properties = body.kind === 'mapped' ? objectTemplate(target.properties) : constantsTemplate(body.set);
   const inputPathsMap =
     body.kind === 'mapped' ? fieldPaths(target.properties) : { [ID_VARIABLE]: CUSTOMER_ID_PATH };
   return {
@@ -122,7 +131,7 @@ function salesforceDelivery(target: SalesforceTarget, changeType: ChangeType): C
     pathParameterValues: [CUSTOMER_ID_PATH],
     inputTransformer: {
       inputPathsMap: paths,
-      inputTemplate: mapped ? objectTemplate(target.fields, false) : constantsTemplate(body.set),
+      inputTemplate: mapped ? objectTemplate(target.fields) : constantsTemplate(body.set),
     },
     headers: JSON_HEADERS,
   };

@@ -80,7 +80,7 @@ describe('crmDelivery', () => {
   const [hub] = validateRules({ rules: [{ name: 'h', target: hubspot }] });
   const [sf] = validateRules({ rules: [{ name: 's', target: salesforce }] });
 
-  it('sends a HubSpot batch upsert keyed by the id property, with quoted property values', () => {
+  it('sends a HubSpot batch upsert keyed by the id property, with the values as their JSON text', () => {
     if (hub?.target.type !== 'hubspot') throw new Error('expected a HubSpot target');
     expect(crmDelivery(hub.target, 'updated')).toEqual({
       httpMethod: 'POST',
@@ -93,7 +93,7 @@ describe('crmDelivery', () => {
           f_zip_code: '$.detail.after.zip_code',
         },
         inputTemplate:
-          '{"inputs":[{"idProperty":"nutcache_id","id":"<customerId>","properties":{"name":"<f_name>","phone":"<f_phone>","zip":"<f_zip_code>"}}]}',
+          '{"inputs":[{"idProperty":"nutcache_id","id":"<customerId>","properties":{"name":<f_name>,"phone":<f_phone>,"zip":<f_zip_code>}}]}',
       },
       headers: { 'Content-Type': 'application/json' },
     });
