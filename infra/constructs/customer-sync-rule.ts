@@ -18,7 +18,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { type CrmTarget, isCrmTarget } from '../../shared/crm/model.ts';
-import { CRM_DETAIL_PATTERN, type CrmDelivery } from '../../shared/crm/transformer.ts';
+import { type CrmDelivery, crmRulePattern } from '../../shared/crm/transformer.ts';
 import {
   compileRulePattern,
   type EventPattern,
@@ -109,10 +109,9 @@ export class CustomerSyncRule extends Construct {
     if (props.target.kind === 'crm') this.crm = crmDestination(this, props.name, props.target);
     const [primary, ...others] = this.crm ? crmRules(this.crm, props) : [];
     const settings = withDefaults(primary ? { ...props, ...primary } : props);
-    this.eventPattern = withRequestConditions(
-      compileRulePattern(settings, { eventSource: props.eventSource }),
-      settings.target,
-    );
+    // A CRM request's rule has the pattern local delivery evaluates (truncated events excluded).
+    const compile = settings.target.kind === 'apiRequest' ? crmRulePattern : compileRulePattern;
+    this.eventPattern = compile(settings, { eventSource: props.eventSource });
     const json = patternJson(this.eventPattern);
     this.checkPatternLength(settings.name, json);
     // A fixed (generated, stack-unique) name: a target role's trust policy names the rule's ARN, which
@@ -287,21 +286,6 @@ function crmRules(
       delivery: plan.delivery,
     },
   }));
-}
-
-/**
- * A CRM request that reads the customer skips truncated events (their `after` is left out: mapping it would
- * clear every mapped field); such events are left to other rules.
- */
-function withRequestConditions(pattern: EventPattern, target: SyncRuleTarget): EventPattern {
-  if (target.kind !== 'apiRequest') return pattern;
-  const readsCustomer = Object.values(target.delivery.inputTransformer.inputPathsMap).some((path) =>
-    path.startsWith('$.detail.after'),
-  );
-  if (!readsCustomer) return pattern;
-  const detail = pattern.detail;
-  const base = detail && !Array.isArray(detail) ? (detail as EventPattern) : {};
-  return { ...pattern, detail: { ...base, ...CRM_DETAIL_PATTERN } };
 }
 
 /** An input transformer passed to EventBridge exactly as written (InputPathsMap and InputTemplate). */

@@ -213,10 +213,8 @@ describe('CRM targets: rule targets', () => {
     );
   });
 
-  it('skips truncated events for upserts (they carry no customer), not for deletions', () => {
-    for (const upsert of upserts)
-      expect(upsert.pattern.detail).toMatchObject({ truncated: [{ exists: false }] });
-    for (const deletion of deletions) expect(deletion.pattern.detail ?? {}).not.toHaveProperty('truncated');
+  it("skips truncated events (they carry no customer), with crmRulePattern's pattern, as local delivery does", () => {
+    for (const { pattern } of all) expect(pattern.detail).toMatchObject({ truncated: [{ exists: false }] });
   });
 
   it('sends no deletion rule when onDelete is ignore', () => {
@@ -279,7 +277,7 @@ describe('CRM targets: the deployed transformer, evaluated locally, sends the CR
     },
   };
 
-  it('HubSpot: the batch upsert of customer 160030 with its mapped properties as strings', () => {
+  it('HubSpot: the batch upsert of customer 160030 with its mapped properties (values as JSON)', () => {
     const target = upsertTarget(built.template, 'POST');
     const plain = {
       ...event,
@@ -295,7 +293,7 @@ describe('CRM targets: the deployed transformer, evaluated locally, sends the CR
             phone: '555 0100',
             city: 'Québec',
             zip: 'G1R 4P5',
-            nutcache_status: '0',
+            nutcache_status: 0,
           },
         },
       ],
