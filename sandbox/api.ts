@@ -2,6 +2,7 @@
 import type { CustomerInput, SandboxCustomer } from './data.ts';
 import type { FaultHandle, FaultSpec, KeyCasing } from './faults.ts';
 import type { RateLimits } from './rate-limit.ts';
+import type { CrmStandIn } from './routes/crm.ts';
 
 export interface SandboxCredentials {
   readonly apiKey: string;
@@ -158,6 +159,9 @@ export interface Sandbox extends SandboxCustomers {
   readonly keyCasing: KeyCasing;
   setLatency(ms: number): void;
   readonly tokens: SandboxTokens;
+
+  /** The CRM stand-in (HubSpot-like and Salesforce-like upserts) served beside the API (routes/crm.ts). */
+  readonly crm: CrmStandIn;
 
   /** Errors thrown by `mutate` fault callbacks (they are answered 500 or, after the answer, kept here). */
   readonly errors: readonly Error[];

@@ -82,7 +82,11 @@ export interface Endpoint {
 }
 
 /** The `Sandbox` of a state listening at `endpoint`; `close` stops it. */
-export function sandboxControl(state: SandboxState, endpoint: Endpoint, close: () => Promise<void>): Sandbox {
+export function sandboxControl(
+  state: SandboxState,
+  endpoint: Endpoint,
+  close: () => Promise<void>,
+): Omit<Sandbox, 'crm'> {
   const { primary, organizations, faults, settings } = state;
   const primaryCustomers = customersOf(primary);
   return {

@@ -14,15 +14,17 @@ import type { Sandbox, SandboxOptions } from './api.ts';
 import { sandboxControl } from './control.ts';
 import { internalError, write } from './http.ts';
 import { handleRequest } from './pipeline.ts';
+import { type CrmState, createCrmState, crmStandIn, handleCrmRequest, isCrmPath } from './routes/crm.ts';
 import { createState, recordError, type SandboxState } from './state.ts';
 
 /** The public shapes and constants (options, `Sandbox`, its controls, the demo credentials). */
 export * from './api.ts';
 
 /** Listens on `host:port` with the request pipeline; resolves once it listens. */
-async function listen(state: SandboxState, host: string, port: number): Promise<Server> {
+async function listen(state: SandboxState, crm: CrmState, host: string, port: number): Promise<Server> {
   const server: Server = createServer((req, res) => {
-    handleRequest(state, req, res).catch((error: unknown) => {
+    const handled = isCrmPath(req.url) ? handleCrmRequest(crm, req, res) : handleRequest(state, req, res);
+    handled.catch((error: unknown) => {
       recordError(state, error);
       if (!res.headersSent && !res.destroyed) write(res, internalError());
     });
@@ -55,9 +57,12 @@ function stopper(state: SandboxState, server: Server): () => Promise<void> {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const state = createState(options);
   const host = options.host ?? '127.0.0.1';
-  const server = await listen(state, host, options.port ?? 0);
+  const crm = createCrmState();
+  const server = await listen(state, crm, host, options.port ?? 0);
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   const endpoint = { url: `http://${urlHost}:${port}/webapi/`, port, host };
-  return sandboxControl(state, endpoint, stopper(state, server));
+  const sandbox = sandboxControl(state, endpoint, stopper(state, server));
+  // Object.assign keeps the control's getters: it adds `crm` to the same object.
+  return Object.assign(sandbox, { crm: crmStandIn(crm, `http://${urlHost}:${port}`) });
 }

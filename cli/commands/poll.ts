@@ -13,6 +13,7 @@ import { type LeaseInspection, processLeaseOwner } from '../../shared/store/leas
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
+import { openCrmDelivery } from '../lib/crm-rules.ts';
 import { breakLeaseOf, busyLine } from '../lib/lease-text.ts';
 import { createCliLog } from '../lib/log.ts';
 import { createClient, loadCredentials, openPublishing, openStore } from '../lib/runtime.ts';
@@ -45,6 +46,9 @@ Events:
   --pretty                  print events readably on stdout
   --event-source S          event source (default nutcache.customers)
   --dead-letter-queue-url U SQS queue for events that can never be published (default: a file in --state-dir)
+  --rules FILE              also deliver each event to the CRM target (hubspot, salesforce) of every rule of
+                            FILE it matches, as the deployed rule would (tokens: HUBSPOT_TOKEN,
+                            SALESFORCE_ACCESS_TOKEN)
 Behaviour:
   --initial-events MODE     what the first poll emits: snapshot (default) or none
   --allow-mass-deletion     let deletions held by the mass-deletion guard through
@@ -75,6 +79,7 @@ const OPTIONS = {
   pretty: { type: 'boolean' },
   'event-source': { type: 'string' },
   'dead-letter-queue-url': { type: 'string' },
+  rules: { type: 'string' },
   'initial-events': { type: 'string' },
   'allow-mass-deletion': { type: 'boolean' },
   'break-lease': { type: 'boolean' },
@@ -222,6 +227,7 @@ async function openSession(
     ...(values['dead-letter-queue-url'] ? { deadLetterQueueUrl: values['dead-letter-queue-url'] } : {}),
     ...(values.pretty ? { pretty: true } : {}),
   });
+  const crm = values.rules ? openCrmDelivery(values.rules, { inner: publishing.bus, log }) : undefined;
   const opened = await openStore({ stateDir, ...(values.table ? { table: values.table } : {}) });
   return {
     secret,
@@ -230,7 +236,7 @@ async function openSession(
     leases: opened.store,
     deps: {
       store: opened.store,
-      bus: publishing.bus,
+      bus: crm?.bus ?? publishing.bus,
       deadLetters: publishing.deadLetters,
       clock: systemClock,
       log,
@@ -241,7 +247,7 @@ async function openSession(
       quota: { store: opened.quota, dailyBudget: settings.dailyBudget },
     },
     options: pollOptions(values, command, secret),
-    description: `organization ${secret.organizationGuid} → ${publishing.description}; snapshots in ${opened.description}`,
+    description: `organization ${secret.organizationGuid} → ${publishing.description}${crm ? ` and ${crm.description}` : ''}; snapshots in ${opened.description}`,
     close: () => opened.close(),
   };
 }

@@ -67,7 +67,7 @@ function configDefaults(): ConfigDefaults {
   }
 }
 
-function loadRules(file: string): SyncRuleSpec[] {
+export function loadRules(file: string): SyncRuleSpec[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -89,6 +89,10 @@ function describeTarget(target: TargetSpec): string {
       return `Step Functions ${target.stateMachineArn.split(':').at(-1)}`;
     case 'apiDestination':
       return `API destination ${target.apiDestinationArn.split('/')[1] ?? target.apiDestinationArn}`;
+    case 'hubspot':
+      return `HubSpot ${target.object}`;
+    case 'salesforce':
+      return `Salesforce ${target.object}`;
   }
 }
 

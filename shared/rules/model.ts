@@ -19,6 +19,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { type CrmTarget, hubspotTargetSchema, salesforceTargetSchema } from '../crm/model.ts';
 import type { ChangeType } from '../events/contract.ts';
 import { NUMERIC_LIMIT } from './operators.ts';
 
@@ -98,7 +99,8 @@ export type TargetSpec =
       readonly apiDestinationArn: string;
       readonly connectionArn: string;
       readonly connectionSecretArn: string;
-    };
+    }
+  | CrmTarget;
 
 export interface SyncRuleSpec extends SyncRuleFilter {
   readonly target: TargetSpec;
@@ -322,6 +324,8 @@ export const targetSpecSchema = z.discriminatedUnion('type', [
     connectionArn: arn('events'),
     connectionSecretArn: arn('secretsmanager'),
   }),
+  hubspotTargetSchema,
+  salesforceTargetSchema,
 ]);
 
 export const syncRuleSpecSchema = syncRuleFilterSchema.extend({ target: targetSpecSchema });

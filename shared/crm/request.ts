@@ -1,0 +1,69 @@
+/**
+ * The exact HTTP request a CRM rule target sends for one event, computed as the deployed rule computes it:
+ * `crmDelivery` (the mapping) + `applyInputTransformer` and the path parameters (EventBridge's semantics).
+ * Used by local delivery (`poll --rules`, `npm start -- --rules`) and printed by `rules test`.
+ */
+import { z } from 'zod';
+import {
+  applyInputTransformer,
+  fillPathParameters,
+  resolvePathParameterValues,
+  type TransformContext,
+} from '../rules/input-transformer.ts';
+import type { CrmTarget } from './model.ts';
+import { crmDelivery } from './transformer.ts';
+
+export interface CrmHttpRequest {
+  readonly method: 'POST' | 'PATCH';
+  readonly url: string;
+  /** Content-Type and, when a token is given, Authorization. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** The environment variable holding a CRM's token for local delivery. */
+export const TOKEN_VARIABLES = {
+  hubspot: 'HUBSPOT_TOKEN',
+  salesforce: 'SALESFORCE_ACCESS_TOKEN',
+} as const satisfies Record<CrmTarget['type'], string>;
+
+const changeTypeOf = z.object({
+  detail: z.object({ changeType: z.enum(['created', 'updated', 'deleted', 'snapshot']) }),
+});
+
+/**
+ * The request for `event`, or undefined when the target sends none for its change type (a deletion with
+ * `onDelete: ignore`). `token` adds `Authorization: Bearer` (deployed, the connection adds it). Throws
+ * `InputTransformerError` when EventBridge would not deliver (e.g. a mapped field missing from the event).
+ */
+export function crmRequest(
+  target: CrmTarget,
+  event: unknown,
+  options: { readonly token?: string; readonly context?: TransformContext } = {},
+): CrmHttpRequest | undefined {
+  const parsed = changeTypeOf.safeParse(event);
+  if (!parsed.success) return undefined;
+  const delivery = crmDelivery(target, parsed.data.detail.changeType);
+  if (!delivery) return undefined;
+  const body = applyInputTransformer(delivery.inputTransformer, event, options.context);
+  const url = delivery.pathParameterValues
+    ? fillPathParameters(delivery.endpoint, resolvePathParameterValues(delivery.pathParameterValues, event))
+    : delivery.endpoint;
+  return {
+    method: delivery.httpMethod,
+    url,
+    headers: {
+      ...delivery.headers,
+      ...(options.token !== undefined ? { Authorization: `Bearer ${options.token}` } : {}),
+    },
+    body,
+  };
+}
+
+/** The request as text (`rules test`): the request line, headers (the token masked) and the body. */
+export function formatCrmRequest(request: CrmHttpRequest): string {
+  const headers = Object.entries(request.headers).map(([name, value]) =>
+    name === 'Authorization' ? `${name}: Bearer ***` : `${name}: ${value}`,
+  );
+  return [`${request.method} ${request.url}`, ...headers, '', request.body].join('\n');
+}
