@@ -17,15 +17,18 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { type CrmTarget, isCrmTarget } from '../../shared/crm/model.ts';
+import { type CrmDelivery, crmRulePattern } from '../../shared/crm/transformer.ts';
 import {
   compileRulePattern,
   type EventPattern,
   MAX_PATTERN_LENGTH,
   patternJson,
 } from '../../shared/rules/compile.ts';
-import type { SyncRuleFilter, SyncRuleSpec } from '../../shared/rules/model.ts';
+import { DEFAULT_CHANGE_TYPES, type SyncRuleFilter, type SyncRuleSpec } from '../../shared/rules/model.ts';
 import { alarmNamePrefix, queueNotEmptyAlarm } from './alarms.ts';
 import { onlyForResource } from './conditions.ts';
+import { CrmDestination, type CrmRequestPlan, crmRequestPlans } from './crm-target.ts';
 import { importSecretByArn } from './imported-secret.ts';
 import { terminalQueue } from './queues.ts';
 import { WebhookSubscription } from './webhook-subscription.ts';
@@ -37,7 +40,15 @@ export type SyncRuleTarget =
   | { readonly kind: 'sqs'; readonly queue: sqs.IQueue }
   | { readonly kind: 'lambda'; readonly function: lambda.IFunction }
   | { readonly kind: 'stepFunctions'; readonly stateMachine: sfn.IStateMachine }
-  | { readonly kind: 'apiDestination'; readonly apiDestination: events.IApiDestination };
+  | { readonly kind: 'apiDestination'; readonly apiDestination: events.IApiDestination }
+  /** A HubSpot or Salesforce upsert: connection, API destination and input transformer (crm-target.ts). */
+  | { readonly kind: 'crm'; readonly target: CrmTarget; readonly rateLimitPerSecond?: number }
+  /** One CRM request on an API destination (what a `crm` target becomes, one rule per distinct request). */
+  | {
+      readonly kind: 'apiRequest';
+      readonly apiDestination: events.IApiDestination;
+      readonly delivery: CrmDelivery;
+    };
 
 export interface CustomerSyncRuleProps extends SyncRuleFilter {
   readonly eventBus: events.IEventBus;
@@ -88,11 +99,19 @@ export class CustomerSyncRule extends Construct {
   readonly ruleName: string;
   /** The rule's ARN, built from its name (usable where a reference to the rule would make a cycle). */
   readonly ruleArn: string;
+  /** A CRM target's connection and API destinations. */
+  readonly crm?: CrmDestination;
+  /** A CRM target's rule for deletions, when they send a request of their own (`onDelete`). */
+  readonly deletionRule?: CustomerSyncRule;
 
   constructor(scope: Construct, id: string, props: CustomerSyncRuleProps) {
     super(scope, id);
-    const settings = withDefaults(props);
-    this.eventPattern = compileRulePattern(props, { eventSource: props.eventSource });
+    if (props.target.kind === 'crm') this.crm = crmDestination(this, props.name, props.target);
+    const [primary, ...others] = this.crm ? crmRules(this.crm, props) : [];
+    const settings = withDefaults(primary ? { ...props, ...primary } : props);
+    // A CRM request's rule has the pattern local delivery evaluates (truncated events excluded).
+    const compile = settings.target.kind === 'apiRequest' ? crmRulePattern : compileRulePattern;
+    this.eventPattern = compile(settings, { eventSource: props.eventSource });
     const json = patternJson(this.eventPattern);
     this.checkPatternLength(settings.name, json);
     // A fixed (generated, stack-unique) name: a target role's trust policy names the rule's ARN, which
@@ -124,6 +143,14 @@ export class CustomerSyncRule extends Construct {
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
     this.subscription = this.addTarget(settings);
+    if (others[0]) {
+      this.deletionRule = new CustomerSyncRule(this, 'Deletions', {
+        ...props,
+        ...others[0],
+        name: `${props.name}-deleted`,
+        description: `${settings.description} (deletions)`,
+      });
+    }
   }
 
   /** Refuses (at synth) a pattern longer than EventBridge accepts, naming the rule. */
@@ -183,6 +210,21 @@ export class CustomerSyncRule extends Construct {
           new targets.ApiDestination(target.apiDestination, { ...targetProps, eventRole: this.targetRole() }),
         );
         return undefined;
+      case 'apiRequest':
+        this.rule.addTarget(
+          new targets.ApiDestination(target.apiDestination, {
+            ...targetProps,
+            eventRole: this.targetRole(),
+            event: new InputTransformerInput(target.delivery.inputTransformer),
+            headerParameters: { ...target.delivery.headers },
+            ...(target.delivery.pathParameterValues
+              ? { pathParameterValues: [...target.delivery.pathParameterValues] }
+              : {}),
+          }),
+        );
+        return undefined;
+      case 'crm':
+        throw new Error(`sync rule '${settings.name}': a CRM target is planned into API requests first`);
     }
   }
 
@@ -208,6 +250,57 @@ export class CustomerSyncRule extends Construct {
         conditions: onlyForResource(Stack.of(this).account, this.ruleArn),
       }),
     });
+  }
+}
+
+/** A CRM target's connection and API destinations, named after the rule. */
+function crmDestination(
+  scope: Construct,
+  ruleName: string,
+  target: Extract<SyncRuleTarget, { kind: 'crm' }>,
+): CrmDestination {
+  return new CrmDestination(scope, 'Crm', {
+    target: target.target,
+    ruleName,
+    rateLimitPerSecond: target.rateLimitPerSecond,
+  });
+}
+
+/** The rules of a CRM target: one per distinct request (upserts; deletions with `onDelete`). */
+function crmRules(
+  destination: CrmDestination,
+  props: CustomerSyncRuleProps,
+): { readonly changeTypes: CrmRequestPlan['changeTypes']; readonly target: SyncRuleTarget }[] {
+  if (props.target.kind !== 'crm') return [];
+  const plans = crmRequestPlans(props.target.target, props.changeTypes ?? DEFAULT_CHANGE_TYPES);
+  if (plans.length === 0) {
+    throw new Error(
+      `sync rule '${props.name}': its CRM target sends no request for its change types (deletions are ignored unless onDelete sets properties)`,
+    );
+  }
+  return plans.map((plan) => ({
+    changeTypes: plan.changeTypes,
+    target: {
+      kind: 'apiRequest',
+      apiDestination: destination.destinationFor(plan.delivery),
+      delivery: plan.delivery,
+    },
+  }));
+}
+
+/** An input transformer passed to EventBridge exactly as written (InputPathsMap and InputTemplate). */
+class InputTransformerInput extends events.RuleTargetInput {
+  constructor(private readonly transformer: CrmDelivery['inputTransformer']) {
+    super();
+  }
+
+  bind(): events.RuleTargetInputProperties {
+    const paths = this.transformer.inputPathsMap;
+    return {
+      // A template of constants (a deletion's) has no variables: no empty map.
+      ...(Object.keys(paths).length > 0 ? { inputPathsMap: { ...paths } } : {}),
+      inputTemplate: this.transformer.inputTemplate,
+    };
   }
 }
 
@@ -244,7 +337,8 @@ export function addSyncRulesFromSpecs(scope: Construct, props: SyncRulesFromSpec
       alarmAction: props.alarmAction,
     });
     if (targetSpec.type === 'sqs') warnAboutQueuePolicy(rule, spec.name, targetSpec.queueArn);
-    if (targetSpec.type !== 'webhook' && Token.isUnresolved(Stack.of(scope).account)) {
+    const namedByArn = targetSpec.type !== 'webhook' && !isCrmTarget(targetSpec);
+    if (namedByArn && Token.isUnresolved(Stack.of(scope).account)) {
       Annotations.of(rule.rule).acknowledgeWarning(
         '@aws-cdk/aws-events:ruleUnresolvedEnvironment',
         'A target named by ARN in a rules file is expected in the account and region the stack deploys to (docs/sync-rules.md).',
@@ -290,6 +384,9 @@ function importTarget(
   target: Exclude<TargetSpec, { type: 'webhook' }>,
 ): SyncRuleTarget {
   switch (target.type) {
+    case 'hubspot':
+    case 'salesforce':
+      return { kind: 'crm', target };
     case 'sqs':
       return { kind: 'sqs', queue: sqs.Queue.fromQueueArn(scope, `${ruleName}Queue`, target.queueArn) };
     case 'lambda':
@@ -324,10 +421,6 @@ function importTarget(
         ),
       };
     }
-    case 'hubspot':
-    case 'salesforce':
-      // Deployed by the CRM targets' API destination (crm-infra); this branch only keeps the switch total.
-      throw new Error(`rule '${ruleName}': ${target.type} targets are not deployable yet`);
   }
 }
 

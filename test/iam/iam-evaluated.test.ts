@@ -228,6 +228,32 @@ describe('the deployed stack under IAM', () => {
     expect(denials(own)).toEqual([]);
   });
 
+  /**
+   * CRM targets (HubSpot, Salesforce): EventBridge assumes each rule's role to invoke its API destination.
+   * Not visible to the evaluator: the connection's secret (events!connection/…), which EventBridge creates,
+   * reads and refreshes through its own service-linked role AWSServiceRoleForAmazonEventBridgeApiDestinations
+   * (a managed policy outside the template), nor the CRM's own authorization of the token.
+   */
+  it("lets each CRM rule's role invoke its own API destination, and no other", async () => {
+    const stack = scenario.stack;
+    const destinations = stack.ofType('AWS::Events::ApiDestination').map(([id]) => stack.getAtt(id, 'Arn'));
+    const crm = serviceCalls.filter(
+      (e) => e.request.action === 'events:InvokeApiDestination' && destinations.includes(e.request.resource),
+    );
+    // to-hubspot (upserts and deletions) and to-salesforce: three rules, two API destinations.
+    expect(crm).toHaveLength(3);
+    expect(new Set(crm.map((e) => e.request.resource)).size).toBe(2);
+    expect(denials(crm)).toEqual([]);
+    const elsewhere = crm.map((e) => ({
+      ...e,
+      request: { ...e.request, resource: destinations.find((d) => d !== e.request.resource) ?? '' },
+    }));
+    const allowedElsewhere = (await evaluateAll(elsewhere)).filter(
+      (e) => e.evaluation.decision === 'Allowed',
+    );
+    expect(allowedElsewhere.map((e) => `${e.origin} → ${e.request.resource}`)).toEqual([]);
+  });
+
   it('models every rule target but an imported SQS queue, whose own policy lies outside the template', () => {
     expect(unmodelled).toEqual([
       expect.stringContaining('arn:aws:sqs:us-east-1:123456789012:regional-onboarding'),

@@ -235,6 +235,26 @@ describe('each rule catches its defect', () => {
         delete (statement.Condition as Json).Null;
       },
     ],
+    [
+      'api-destination-https',
+      'a CRM API destination on plain http',
+      (t) => {
+        const destination = resourceOf(t, 'AWS::Events::ApiDestination');
+        destination.Properties.InvocationEndpoint =
+          'http://api.hubapi.com/crm/v3/objects/companies/batch/upsert';
+      },
+    ],
+    [
+      'rule-input-transformer',
+      'a CRM rule target whose template names a variable its paths map lacks',
+      (t) => {
+        const rule = resourceOf(t, 'AWS::Events::Rule', (p) =>
+          ((p.Targets as Json[] | undefined) ?? []).some((target) => target.InputTransformer !== undefined),
+        );
+        const target = (rule.Properties.Targets as Json[]).find((x) => x.InputTransformer !== undefined);
+        (target?.InputTransformer as Json).InputTemplate = '{"name": <nobody>}';
+      },
+    ],
   ];
 
   it.each(cases)('%s: %s', (rule, _defect, change) => {

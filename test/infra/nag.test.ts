@@ -30,6 +30,9 @@ const variants = {
       },
     ],
   },
+  'CRM sync rules: HubSpot and Salesforce API destinations (examples/crm-rules.yaml)': {
+    syncRulesFile: 'examples/crm-rules.yaml',
+  },
   'imported event bus, table not retained': {
     eventBus: { type: 'import' as const, arn: 'arn:aws:events:eu-west-1:123456789012:event-bus/shared' },
     retainTable: false,

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { NutcacheCdcConfig } from '../../infra/config.ts';
 import { POLLER_SERVICE_NAME } from '../../infra/constructs/poller-metrics.ts';
+import { inputTransformerSchema } from '../../shared/rules/input-transformer.ts';
 
 export const ACCOUNT_RULES = {
   'lambda-environment-size': "A function's environment variables (keys and values) total at most 4 KB.",
@@ -29,6 +30,9 @@ export const ACCOUNT_RULES = {
   'empty-kms-key-identifier': 'No KMS key property is an empty string.',
   'multivalued-condition-key':
     'A multivalued condition key is tested with a set operator (ForAllValues/ForAnyValue), and ForAllValues with a Null check.',
+  'api-destination-https': 'An API destination calls an https:// endpoint (EventBridge refuses any other).',
+  'rule-input-transformer':
+    "A rule target's input transformer is one PutTargets accepts (at most 100 paths, template of 1 to 8,192 characters, placeholders defined, never an object key).",
 } as const;
 export type AccountRule = keyof typeof ACCOUNT_RULES;
 
@@ -98,6 +102,8 @@ export function checkAccountRules(template: unknown, config: NutcacheCdcConfig):
     ...lambdaTargetPermissions(context),
     ...emptyKmsKeyIdentifiers(context),
     ...multivaluedConditionKeys(context),
+    ...apiDestinationEndpoints(context),
+    ...ruleInputTransformers(context),
   ];
 }
 
@@ -301,6 +307,37 @@ function emptyKmsKeyIdentifiers(context: Context): AccountRuleViolation[] {
       .filter(([key, value]) => /^kms/i.test(key) && value === '')
       .map(([key]) => violation('empty-kms-key-identifier', id, `${r.Type} has ${key}: ""`)),
   );
+}
+
+// --- EventBridge API destinations and rule targets ------------------------------------------------------
+
+function apiDestinationEndpoints(context: Context): AccountRuleViolation[] {
+  return resourcesOfType(context, 'AWS::Events::ApiDestination')
+    .filter(([, r]) => !estimatedText(props(r).InvocationEndpoint).startsWith('https://'))
+    .map(([id, r]) =>
+      violation(
+        'api-destination-https',
+        id,
+        `endpoint ${estimatedText(props(r).InvocationEndpoint)} is not https`,
+      ),
+    );
+}
+
+function ruleInputTransformers(context: Context): AccountRuleViolation[] {
+  return resourcesOfType(context, 'AWS::Events::Rule').flatMap(([id, r]) => {
+    const targets = Array.isArray(props(r).Targets) ? (props(r).Targets as Json[]) : [];
+    return targets.flatMap((target) => {
+      const transformer = target.InputTransformer as Json | undefined;
+      if (!transformer) return [];
+      const parsed = inputTransformerSchema.safeParse({
+        inputPathsMap: transformer.InputPathsMap,
+        inputTemplate: transformer.InputTemplate,
+      });
+      return parsed.success
+        ? []
+        : [violation('rule-input-transformer', id, parsed.error.issues.map((i) => i.message).join('; '))];
+    });
+  });
 }
 
 // --- IAM --------------------------------------------------------------------------------------------

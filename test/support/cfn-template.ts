@@ -54,6 +54,8 @@ const NAME_PROPERTY: Record<string, string> = {
   'AWS::Events::EventBus': 'Name',
   'AWS::Events::Rule': 'Name',
   'AWS::Events::Archive': 'ArchiveName',
+  'AWS::Events::Connection': 'Name',
+  'AWS::Events::ApiDestination': 'Name',
   'AWS::SQS::Queue': 'QueueName',
   'AWS::Lambda::Function': 'FunctionName',
   'AWS::IAM::Role': 'RoleName',
@@ -203,6 +205,16 @@ export class DeployedStack {
         return { Ref: name(), Arn: arn('cloudwatch', `alarm:${name()}`) };
       case 'AWS::CloudWatch::Dashboard':
         return { Ref: name() };
+      case 'AWS::Events::Connection': {
+        const connectionArn = arn('events', `connection/${name()}/${fakeUuid(id)}`);
+        const secretArn = arn(
+          'secretsmanager',
+          `secret:events!connection/${name()}/${fakeUuid(id)}-${secretSuffix(id)}`,
+        );
+        return { Ref: name(), Arn: connectionArn, SecretArn: secretArn };
+      }
+      case 'AWS::Events::ApiDestination':
+        return { Ref: name(), Arn: arn('events', `api-destination/${name()}/${fakeUuid(id)}`) };
       case 'AWS::EventSchemas::Registry':
         return { Ref: name(), RegistryName: name(), RegistryArn: arn('schemas', `registry/${name()}`) };
       default:
