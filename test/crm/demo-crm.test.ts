@@ -3,7 +3,11 @@
  * customer into the sandbox's CRM stand-in, and the demo prints the CRM's side: each upsert with the record
  * the CRM now holds, and the record counts at the end.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startSandbox } from '../../sandbox/server.ts';
 import { runCli } from '../support/cli.ts';
 
 describe('the local demo with --crm', () => {
@@ -28,5 +32,25 @@ describe('the local demo with --crm', () => {
     expect(hubspotTotal).toMatch(/: (\d+) records$/);
     expect(Number(/(\d+) records/.exec(hubspotTotal ?? '')?.[1])).toBeGreaterThanOrEqual(8);
     expect(lines.some((l) => l.startsWith('CRM stand-in: Salesforce Account:'))).toBe(true);
+  }, 60_000);
+
+  it('--rules <file> delivers to the CRM targets of the file, with the tokens of the environment', async () => {
+    const crm = await startSandbox({ generated: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'demo-rules-'));
+    try {
+      const file = join(dir, 'rules.yaml');
+      writeFileSync(
+        file,
+        `rules:\n  - name: mine\n    changeTypes: [snapshot]\n    target: { type: salesforce, instanceUrl: ${crm.crm.salesforceUrl}, object: Account, externalIdField: Ext__c, fields: { Name: name }, oauth: { clientId: me } }\n`,
+      );
+      const args = ['demo', '--rules', file, '--polls', '1', '--generated', '0'];
+      const run = await runCli(args, { NO_COLOR: '1', SALESFORCE_ACCESS_TOKEN: crm.crm.tokens.salesforce });
+      expect(run.code, run.stderr).toBe(0);
+      expect(crm.crm.salesforce('Account').map((r) => r.properties.Name)).toContain('Sample client');
+      expect(crm.crm.salesforce('Account')).toHaveLength(8);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await crm.close();
+    }
   }, 60_000);
 });
