@@ -18,6 +18,7 @@ import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { WebhookBus } from '../../shared/webhooks/webhook-bus.ts';
 import { type OptionValues, showHelp } from '../lib/args.ts';
+import { crmDelivery, printCrmTotals } from '../lib/demo-crm.ts';
 import { createCliLog } from '../lib/log.ts';
 import { colorizer, PrintingBus, useColor } from '../lib/pretty.ts';
 import { openStore } from '../lib/runtime.ts';
@@ -36,6 +37,10 @@ Options:
   --events-file PATH        also write the events as JSON lines to PATH
   --webhook-url URL         deliver each event as a Standard Webhooks signed POST to URL…
   --webhook-secret whsec_…  …signed with this secret
+  --crm                     also upsert the customers into the sandbox's CRM stand-in with the rules of
+                            examples/crm-rules.yaml (HubSpot and Salesforce targets), and print the CRM's side
+  --rules FILE              deliver the events to the CRM targets of FILE's rules (tokens: HUBSPOT_TOKEN,
+                            SALESFORCE_ACCESS_TOKEN)
   --verbose                 log the engine's details on stderr
   -h, --help                this help
 `;
@@ -136,6 +141,8 @@ const OPTIONS = {
   'events-file': { type: 'string' },
   'webhook-url': { type: 'string' },
   'webhook-secret': { type: 'string' },
+  crm: { type: 'boolean' },
+  rules: { type: 'string' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -172,7 +179,7 @@ export async function run(argv: string[]): Promise<number> {
   const demo: Demo = {
     sandbox,
     store: opened.store,
-    bus: new PrintingBus(process.stdout, inner, color),
+    bus: crmDelivery(values, sandbox, new PrintingBus(process.stdout, inner, color), colorizer(color), log),
     client: new NutcacheClient({
       baseUrl: sandbox.url,
       organizationGuid: sandbox.organizationGuid,
@@ -201,6 +208,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (values.crm) printCrmTotals(sandbox, demo.c);
     out(
       demo.c(
         'gray',

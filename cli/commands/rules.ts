@@ -4,6 +4,9 @@
  * printing for each rule whether it matches and, when not, which fields did not.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { type CrmTarget, isCrmTarget } from '../../shared/crm/model.ts';
+import { crmRequest, formatCrmRequest } from '../../shared/crm/request.ts';
+import { crmRulePattern } from '../../shared/crm/transformer.ts';
 import { eventBridgeEventSchema } from '../../shared/events/contract.ts';
 import {
   compileRulePattern,
@@ -11,6 +14,7 @@ import {
   MAX_PATTERN_LENGTH,
   patternJson,
 } from '../../shared/rules/compile.ts';
+import { InputTransformerError } from '../../shared/rules/input-transformer.ts';
 import {
   compileEventPattern,
   InvalidPatternError,
@@ -163,7 +167,13 @@ export async function runRules(argv: string[], io: Io = stdio): Promise<number> 
   // Every pattern goes through the matcher's pattern compiler, which refuses what EventBridge refuses.
   let patterns: CompiledRule[];
   try {
-    patterns = rules.map((rule) => ({ rule, pattern: compileRulePattern(rule, { eventSource }) }));
+    patterns = rules.map((rule) => ({
+      rule,
+      // A CRM rule's pattern also leaves truncated events out (shared/crm/transformer.ts).
+      pattern: isCrmTarget(rule.target)
+        ? crmRulePattern(rule, { eventSource })
+        : compileRulePattern(rule, { eventSource }),
+    }));
   } catch (error) {
     if (error instanceof InvalidPatternError) {
       io.err(`${rulesFile}: ${error.message}`);
@@ -215,6 +225,7 @@ function testRules(patterns: readonly CompiledRule[], eventFile: string, io: Io)
       const result = matchCompiledPattern(pattern, event);
       if (result.matched) {
         io.out(`  ✓ ${rule.name} matches → ${describeTarget(rule.target)}`);
+        if (isCrmTarget(rule.target)) printCrmRequest(rule.name, rule.target, event, io);
       } else {
         io.out(`  ✗ ${rule.name} does not match:`);
         for (const why of result.mismatches) io.out(`      ${why}`);
@@ -222,6 +233,21 @@ function testRules(patterns: readonly CompiledRule[], eventFile: string, io: Io)
     }
   });
   return 0;
+}
+
+/** The exact HTTP request a CRM target receives for the event (or why it receives none). */
+function printCrmRequest(ruleName: string, target: CrmTarget, event: unknown, io: Io): void {
+  let text: string;
+  try {
+    const request = crmRequest(target, event, { context: { ruleName } });
+    text = request
+      ? formatCrmRequest(request, target)
+      : 'no request: a deletion with onDelete: ignore (the default) leaves the CRM record as it is';
+  } catch (error) {
+    if (!(error instanceof InputTransformerError)) throw error;
+    text = `no request: EventBridge would not deliver it (${error.message})`;
+  }
+  for (const line of text.split('\n')) io.out(line === '' ? '' : `      ${line}`);
 }
 
 export async function run(argv: string[]): Promise<number> {

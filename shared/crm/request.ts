@@ -60,10 +60,14 @@ export function crmRequest(
   };
 }
 
-/** The request as text (`rules test`): the request line, headers (the token masked) and the body. */
-export function formatCrmRequest(request: CrmHttpRequest): string {
-  const headers = Object.entries(request.headers).map(([name, value]) =>
-    name === 'Authorization' ? `${name}: Bearer ***` : `${name}: ${value}`,
-  );
-  return [`${request.method} ${request.url}`, ...headers, '', request.body].join('\n');
+/**
+ * The request as text (`rules test`): the request line, the headers and the body. A token is never shown:
+ * without one, the Authorization line says where the deployed connection (or local delivery) takes it from.
+ */
+export function formatCrmRequest(request: CrmHttpRequest, target: CrmTarget): string {
+  const headers = Object.entries(request.headers)
+    .filter(([name]) => name !== 'Authorization')
+    .map(([name, value]) => `${name}: ${value}`);
+  const auth = `Authorization: Bearer <token: the connection's; locally ${TOKEN_VARIABLES[target.type]}>`;
+  return [`${request.method} ${request.url}`, auth, ...headers, '', request.body].join('\n');
 }
