@@ -4,7 +4,7 @@
  * table. Reads only; never calls Nutcache.
  */
 import type { OrgState, RunRecord } from '../../shared/ports.ts';
-import { parseCommandLine, showHelp, usageError } from '../lib/args.ts';
+import { numberOption, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 import { openStore } from '../lib/runtime.ts';
 
 const HELP = `Usage: nutcache-cdc status [options]
@@ -25,6 +25,8 @@ function describeRun(run: RunRecord): string {
   const changes = ['created', 'updated', 'deleted', 'snapshot']
     .filter((k) => (c[k] ?? 0) > 0)
     .map((k) => `${c[k]} ${k}`)
+    .concat(c.recoveredFromJournal ? [`${c.recoveredFromJournal} re-published from the journal`] : [])
+    .concat(c.deletionsHeld ? [`${c.deletionsHeld} deletions held`] : [])
     .join(', ');
   const error = run.error ? ` — ${run.error}` : '';
   return `${run.startedAt}  ${run.outcome.padEnd(8)} ${run.mode.padEnd(6)} ${changes || 'no change'}; ${run.nutcacheRequests} requests, ${run.durationMs} ms${error}`;
@@ -40,16 +42,20 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const values = parseCommandLine('status', argv, OPTIONS);
+  const values = parseCommandLine('status', argv, OPTIONS, { usage: HELP });
   if (typeof values === 'number') return values;
   if (values.help) return showHelp(HELP);
   const organization = values.organization ?? process.env.NUTCACHE_ORGANIZATION_GUID;
   if (!organization) {
-    return usageError('status', 'name the organization with --organization or NUTCACHE_ORGANIZATION_GUID');
+    return usageError('status', 'name the organization with --organization or NUTCACHE_ORGANIZATION_GUID', {
+      usage: HELP,
+    });
   }
-  const runs = values.runs === undefined ? 10 : Number(values.runs);
-  if (!Number.isSafeInteger(runs) || runs < 1) {
-    return usageError('status', `--runs must be a whole number >= 1, got '${values.runs}'`);
+  let runs: number;
+  try {
+    runs = numberOption('runs', values.runs, 10, { min: 1 });
+  } catch (error) {
+    return usageError('status', (error as Error).message, { usage: HELP });
   }
   const opened = await openStore({
     stateDir: values['state-dir'] ?? '.nutcache-cdc',
