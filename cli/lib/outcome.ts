@@ -78,14 +78,14 @@ function configurationMistake(result: PollResult, settings: Settings): Diagnosis
   const failed = { exit: EXIT.failed };
   if (failure instanceof NutcacheAuthError) {
     return {
-      reason: `Nutcache rejected the credentials (${httpReason(failure)})`,
+      reason: `Nutcache rejected the credentials with ${httpReason(failure)}`,
       hint: 'check NUTCACHE_API_KEY, NUTCACHE_USERNAME and NUTCACHE_PASSWORD (or the secret of --secret-id)',
       ...failed,
     };
   }
   if (failure instanceof NutcacheHttpError && failure.status === 403) {
     return {
-      reason: `Nutcache refused organization ${result.organizationGuid} (${httpReason(failure)})`,
+      reason: `Nutcache refused organization ${result.organizationGuid} with ${httpReason(failure)}`,
       hint: "check the organization GUID: --organization or NUTCACHE_ORGANIZATION_GUID (or the secret's organizationGuid)",
       ...failed,
     };
@@ -101,14 +101,14 @@ function configurationMistake(result: PollResult, settings: Settings): Diagnosis
   }
   if (failure instanceof NutcacheResponseError && !(failure instanceof NutcacheResponseTooLargeError)) {
     return {
-      reason: `${origin}${failure.path} is not the Nutcache API (it answered ${failure.status}: ${failure.problem})`,
+      reason: `${origin}${failure.path} is not the Nutcache API: it answered ${failure.status}, ${failure.problem}`,
       hint: BASE_URL_HINT,
       ...failed,
     };
   }
   if (failure instanceof NutcacheNetworkError) {
     return {
-      reason: `cannot reach Nutcache at ${origin} (${networkReason(failure)})`,
+      reason: `cannot reach Nutcache at ${origin}: ${networkReason(failure)}`,
       hint: `${BASE_URL_HINT}, and that this machine can reach it`,
       ...failed,
     };

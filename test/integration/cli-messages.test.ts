@@ -81,7 +81,7 @@ describe('nutcache-cdc messages and exit codes', () => {
       expect(run.code, run.stderr).toBe(1);
       const lines = messageLines(run);
       expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatch(/^poll \S+ failed \(Nutcache rejected the credentials \(HTTP 401/);
+      expect(lines[0]).toMatch(/^poll \S+ failed \(Nutcache rejected the credentials with HTTP 401: /);
       expect(lines[1]).toMatch(/NUTCACHE_API_KEY.*--secret-id/);
       expect(run.stderr).not.toContain('{');
       expect(run.stderr).not.toContain('not-the-key');
@@ -93,7 +93,7 @@ describe('nutcache-cdc messages and exit codes', () => {
       const lines = messageLines(run);
       expect(lines).toEqual([
         expect.stringMatching(
-          /^poll \S+ failed \(Nutcache refused organization 11111111-2222-4333-8444-555555555555 \(HTTP 403: You do not have access to this organization\.\)\); 1 Nutcache request, \d+ ms$/,
+          /^poll \S+ failed \(Nutcache refused organization 11111111-2222-4333-8444-555555555555 with HTTP 403: You do not have access to this organization\.\); 1 Nutcache request, \d+ ms$/,
         ),
         expect.stringMatching(/--organization.*NUTCACHE_ORGANIZATION_GUID/),
       ]);
@@ -138,7 +138,7 @@ describe('nutcache-cdc messages and exit codes', () => {
       const lines = messageLines(run);
       expect(lines).toHaveLength(2);
       expect(lines[0]).toMatch(
-        /failed \(cannot reach Nutcache at http:\/\/127\.0\.0\.1:\d+ \(connection refused/,
+        /failed \(cannot reach Nutcache at http:\/\/127\.0\.0\.1:\d+: connection refused/,
       );
       expect(lines[1]).toMatch(/--base-url/);
     }, 30_000);
