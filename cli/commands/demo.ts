@@ -18,12 +18,11 @@ import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { WebhookBus } from '../../shared/webhooks/webhook-bus.ts';
 import {
   checked,
+  checkWebhookOptions,
   numberOption,
   type OptionValues,
   parseCommandLine,
   showHelp,
-  UsageError,
-  urlOption,
 } from '../lib/args.ts';
 import { createCliLog } from '../lib/log.ts';
 import { plural } from '../lib/outcome.ts';
@@ -156,10 +155,7 @@ function demoSettings(values: DemoValues): DemoSettings {
   const maxPolls = numberOption('polls', values.polls, Number.POSITIVE_INFINITY, { min: 1 });
   const seed = numberOption('seed', values.seed, Math.floor(Math.random() * 2 ** 31), { min: 0 });
   const generated = numberOption('generated', values.generated, 12, { min: 0 });
-  if (values['webhook-url'] !== undefined) {
-    urlOption('webhook-url', values['webhook-url']);
-    if (!values['webhook-secret']) throw new UsageError('--webhook-url needs --webhook-secret whsec_…');
-  }
+  checkWebhookOptions(values['webhook-url'], values['webhook-secret']);
   return { intervalMs, maxPolls, seed, generated };
 }
 

@@ -11,8 +11,8 @@ import { delayAfterPoll, throttlesSince } from '../../shared/quota/policy.ts';
 import { type PollerServiceDeps, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
-import { webhookSecretSchema } from '../../shared/webhooks/signing.ts';
 import {
+  checkWebhookOptions,
   guidOption,
   numberOption,
   type OptionValues,
@@ -139,19 +139,11 @@ function pollSettings(values: PollValues, env: NodeJS.ProcessEnv = process.env):
 
 /** The URLs and the webhook secret, each named by its option when wrong (never showing a secret). */
 function checkDestinations(values: PollValues): void {
-  for (const name of ['base-url', 'webhook-url', 'dead-letter-queue-url'] as const) {
+  for (const name of ['base-url', 'dead-letter-queue-url'] as const) {
     const raw = values[name];
     if (raw !== undefined) urlOption(name, raw);
   }
-  if (values['webhook-url'] && !values['webhook-secret']) {
-    throw new UsageError(
-      '--webhook-url needs --webhook-secret whsec_… (the secret the receiver verifies with)',
-    );
-  }
-  if (values['webhook-secret'] !== undefined) {
-    const parsed = webhookSecretSchema.safeParse(values['webhook-secret']);
-    if (!parsed.success) throw new UsageError(`--webhook-secret: ${parsed.error.issues[0]?.message}`);
-  }
+  checkWebhookOptions(values['webhook-url'], values['webhook-secret']);
 }
 
 export async function runPollCommand(argv: string[], command: 'poll' | 'resync'): Promise<number> {

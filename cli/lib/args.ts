@@ -4,6 +4,7 @@
  * parser for the numbers and URLs of every command, so they all accept and refuse the same things.
  */
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { webhookSecretSchema } from '../../shared/webhooks/signing.ts';
 
 /** Exit status of a usage error (EX_USAGE). */
 export const USAGE_EXIT = 64;
@@ -156,4 +157,18 @@ export function guidOption(source: string, raw: string): string {
     throw new UsageError(`${source} must be a GUID like 846E176E-7C4B-4BFD-A894-C98F2988927E, got '${raw}'`);
   }
   return raw;
+}
+
+/** `--webhook-url` and `--webhook-secret` checked together: a URL, and a secret for it (never shown). */
+export function checkWebhookOptions(url: string | undefined, secret: string | undefined): void {
+  if (url !== undefined) urlOption('webhook-url', url);
+  if (url !== undefined && !secret) {
+    throw new UsageError(
+      '--webhook-url needs --webhook-secret whsec_… (the secret the receiver verifies with)',
+    );
+  }
+  if (secret !== undefined) {
+    const parsed = webhookSecretSchema.safeParse(secret);
+    if (!parsed.success) throw new UsageError(`--webhook-secret: ${parsed.error.issues[0]?.message}`);
+  }
 }

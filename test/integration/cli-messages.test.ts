@@ -216,6 +216,10 @@ describe('nutcache-cdc messages and exit codes', () => {
         ['demo', '--webhook-url', 'http://127.0.0.1:1/'],
         /--webhook-url needs --webhook-secret/,
       );
+      await expectUsage(
+        ['demo', '--webhook-url', 'http://127.0.0.1:1/', '--webhook-secret', 'nope!'],
+        /--webhook-secret: a webhook secret is "whsec_" followed by base64/,
+      );
     });
 
     it('--interval takes the same numbers everywhere', async () => {
