@@ -2,6 +2,9 @@
  * `nutcache-cdc <command>`: the command-line entry point. Each command lives in its own module under
  * cli/commands and is loaded only when asked for, so `sandbox` does not pay for the AWS SDK.
  */
+import { readFileSync } from 'node:fs';
+import { closest } from './lib/args.ts';
+
 // The CLI supports Node.js 20 (the Lambda runs 22): keep the AWS SDK's Node 20 notice out of its output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -36,22 +39,40 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `Usage: nutcache-cdc <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'nutcache-cdc <command> --help' for a command's options.`;
+  return `Usage: nutcache-cdc <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'nutcache-cdc help <command>' (or '<command> --help') for a command's options; 'nutcache-cdc --version' for the version.`;
+}
+
+/** The version of package.json (the CLI runs from a checkout or an installed package, never a bundle). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  return String(pkg.version);
+}
+
+function unknownCommand(name: string): number {
+  const suggestion = closest(name, Object.keys(commands));
+  const hint = suggestion ? `; did you mean ${suggestion}?` : '';
+  process.stderr.write(`nutcache-cdc: unknown command '${name}'${hint}\n\n${usage()}\n`);
+  return 64;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [first, ...rest] = argv;
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`nutcache-cdc ${version()}\n`);
+    return 0;
+  }
+  // `help <command>` is `<command> --help`.
+  const [name, args] = first === 'help' && rest[0] ? [rest[0], ['--help']] : [first, rest];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
     return name ? 0 : 64;
   }
   const command = commands[name];
-  if (!command) {
-    process.stderr.write(`nutcache-cdc: unknown command '${name}'\n\n${usage()}\n`);
-    return 64;
-  }
+  if (!command) return unknownCommand(name);
   const mod = await command.load();
-  return mod.run(rest);
+  return mod.run(args);
 }
 
 main(process.argv.slice(2)).then(

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, type NagPack, ServerlessChecks } from 'cdk-nag';
-import { loadConfig, type NutcacheCdcConfig, resolveConfigPath } from './config.ts';
+import { ConfigError, loadConfig, type NutcacheCdcConfig, resolveConfigPath } from './config.ts';
 import { REPO_ROOT } from './paths.ts';
 import { NutcacheCdcStack } from './stacks/nutcache-cdc-stack.ts';
 
@@ -61,16 +61,31 @@ export function buildApp(options: BuildAppOptions = {}): NutcacheCdcApp {
     configPath = resolveConfigPath(app.node.tryGetContext('config'));
     config = loadConfig(configPath);
   }
-  const stack = new NutcacheCdcStack(app, stackNameFor(config), {
-    config,
-    pollerEntry: options.pollerEntry,
-    // Environment-agnostic unless the configuration pins an account/region: synth needs no credentials.
-    env:
-      config.account !== undefined || config.region !== undefined
-        ? { account: config.account, region: config.region }
-        : undefined,
-  });
+  const stack = stackOf(app, config, options.pollerEntry, configPath);
   const nagPacks = [new AwsSolutionsChecks(app), new ServerlessChecks(app)];
   Validations.of(app).addPlugins(...nagPacks);
   return { app, stack, config, configPath, nagPacks };
+}
+
+/** The stack; a configuration error found while building it (its rules file) names the configuration file. */
+function stackOf(
+  app: App,
+  config: NutcacheCdcConfig,
+  pollerEntry: string | undefined,
+  configPath: string | undefined,
+): NutcacheCdcStack {
+  try {
+    return new NutcacheCdcStack(app, stackNameFor(config), {
+      config,
+      pollerEntry,
+      // Environment-agnostic unless the configuration pins an account/region: synth needs no credentials.
+      env:
+        config.account !== undefined || config.region !== undefined
+          ? { account: config.account, region: config.region }
+          : undefined,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError && configPath) throw new ConfigError(configPath, error.issues);
+    throw error;
+  }
 }

@@ -89,7 +89,8 @@ export interface RunRecord {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;
-  readonly outcome: 'success' | 'partial' | 'deadline' | 'failed' | 'busy' | 'deferred';
+  /** `held`: everything was published and committed but deletions the mass-deletion guard held. */
+  readonly outcome: 'success' | 'held' | 'partial' | 'deadline' | 'failed' | 'busy' | 'deferred';
   readonly counts: Readonly<Record<string, number>>;
   readonly nutcacheRequests: number;
   readonly error?: string;

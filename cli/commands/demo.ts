@@ -4,7 +4,6 @@
  * and deletes customers (and changes the key casing of the answers, which must produce no event), and
  * prints each published event readably. Runs until Ctrl-C (or `--polls N`).
  */
-import { parseArgs } from 'node:util';
 import type { KeyCasing } from '../../sandbox/faults.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
 import type { JsonValue } from '../../shared/customer.ts';
@@ -17,9 +16,17 @@ import { seededRandom } from '../../shared/publish/memory.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
 import { WebhookBus } from '../../shared/webhooks/webhook-bus.ts';
-import { type OptionValues, showHelp } from '../lib/args.ts';
+import {
+  checked,
+  checkWebhookOptions,
+  numberOption,
+  type OptionValues,
+  parseCommandLine,
+  showHelp,
+} from '../lib/args.ts';
 import { crmDelivery, printCrmTotals } from '../lib/demo-crm.ts';
 import { createCliLog } from '../lib/log.ts';
+import { plural } from '../lib/outcome.ts';
 import { colorizer, PrintingBus, useColor } from '../lib/pretty.ts';
 import { openStore } from '../lib/runtime.ts';
 import { summarize } from './poll.ts';
@@ -126,13 +133,6 @@ function simulator(sandbox: Sandbox, random: () => number): Simulator {
   };
 }
 
-function number(name: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got '${raw}'`);
-  return n;
-}
-
 const OPTIONS = {
   interval: { type: 'string' },
   polls: { type: 'string' },
@@ -153,27 +153,28 @@ interface DemoSettings {
   readonly intervalMs: number;
   readonly maxPolls: number;
   readonly seed: number;
+  readonly generated: number;
 }
 
+/** The options checked (throws UsageError naming the option), with the same number parser as every command. */
 function demoSettings(values: DemoValues): DemoSettings {
-  const intervalMs = number('interval', values.interval, 3, 0.1) * 1000;
-  const maxPolls =
-    values.polls === undefined ? Number.POSITIVE_INFINITY : number('polls', values.polls, 1, 1);
-  const seed =
-    values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : number('seed', values.seed, 1, 0);
-  if (values['webhook-url'] && !values['webhook-secret'])
-    throw new Error('--webhook-url needs --webhook-secret whsec_…');
-  return { intervalMs, maxPolls, seed };
+  const intervalMs = numberOption('interval', values.interval, 3, { min: 0.1, integer: false }) * 1000;
+  const maxPolls = numberOption('polls', values.polls, Number.POSITIVE_INFINITY, { min: 1 });
+  const seed = numberOption('seed', values.seed, Math.floor(Math.random() * 2 ** 31), { min: 0 });
+  const generated = numberOption('generated', values.generated, 12, { min: 0 });
+  checkWebhookOptions(values['webhook-url'], values['webhook-secret']);
+  return { intervalMs, maxPolls, seed, generated };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  // A bad option is thrown (nutcache-cdc: …, exit 1), as the demo always did.
-  const { values } = parseArgs({ args: argv, options: OPTIONS });
+  const values = parseCommandLine('demo', argv, OPTIONS, { usage: HELP });
+  if (typeof values === 'number') return values;
   if (values.help) return showHelp(HELP);
-  const settings = demoSettings(values);
+  const settings = checked('demo', HELP, () => demoSettings(values));
+  if (typeof settings === 'number') return settings;
   const color = useColor(process.stdout);
   const log = createCliLog(values.verbose ? 'info' : 'error');
-  const sandbox = await startSandbox({ generated: number('generated', values.generated, 12, 0), seed: 1 });
+  const sandbox = await startSandbox({ generated: settings.generated, seed: 1 });
   const opened = await openStore({ stateDir: '.nutcache-cdc', inMemory: true });
   const inner = forwardingBus(values, log);
   const demo: Demo = {
@@ -212,7 +213,7 @@ export async function run(argv: string[]): Promise<number> {
     out(
       demo.c(
         'gray',
-        `\n${progress.polls} polls, ${demo.client.requestCount} Nutcache requests, ${sandbox.stats.rateLimitViolations} rate-limit violations seen by the sandbox`,
+        `\n${plural(progress.polls, 'poll')}, ${plural(demo.client.requestCount, 'Nutcache request')}, ${plural(sandbox.stats.rateLimitViolations, 'rate-limit violation')} seen by the sandbox`,
       ),
     );
     await opened.close();

@@ -4,7 +4,7 @@
  */
 import type { PollOptions, PollResult } from '../../shared/engine/poll.ts';
 import type { NutcacheClient } from '../../shared/nutcache/client.ts';
-import { NutcacheAuthError } from '../../shared/nutcache/errors.ts';
+import { DEFAULT_BASE_URL } from '../../shared/nutcache/client.ts';
 import type { NutcacheSecret } from '../../shared/nutcache/secret.ts';
 import { apiKeyId, DEFAULT_DAILY_BUDGET, type QuotaStore, utcDay } from '../../shared/quota/budget.ts';
 import { delayAfterPoll, throttlesSince } from '../../shared/quota/policy.ts';
@@ -12,14 +12,25 @@ import { type PollerServiceDeps, pollWithCredentials } from '../../shared/runtim
 import { type LeaseInspection, processLeaseOwner } from '../../shared/store/lease-rules.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
-import { type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
+import {
+  checkWebhookOptions,
+  guidOption,
+  numberOption,
+  type OptionValues,
+  parseCommandLine,
+  showHelp,
+  UsageError,
+  urlOption,
+  usageError,
+} from '../lib/args.ts';
 import { openCrmDelivery } from '../lib/crm-rules.ts';
 import { breakLeaseOf, busyLine } from '../lib/lease-text.ts';
 import { createCliLog } from '../lib/log.ts';
+import { describeResult, diagnose, EXIT, exitStatus } from '../lib/outcome.ts';
 import { createClient, loadCredentials, openPublishing, openStore } from '../lib/runtime.ts';
 import { stopOnSignals } from '../lib/signals.ts';
 
-export const EXIT = { ok: 0, failed: 1, usage: 64, incomplete: 3, busy: 75 } as const;
+export { EXIT };
 
 const help = (command: 'poll' | 'resync') => `Usage: nutcache-cdc ${command} [options]
 
@@ -57,13 +68,20 @@ Behaviour:
   --daily-budget N          Nutcache requests a day for this API key (default ${DEFAULT_DAILY_BUDGET})
   --watch                   poll again and again (Ctrl-C stops after the current step)
   --interval SECONDS        pause between polls with --watch (default 300; lengthened under 429s or a low budget)
-  --verbose                 log progress details on stderr
+  --verbose                 log progress details on stderr (a failure shows one line and a hint without it)
   -h, --help                this help
 
-Exit status: 0 success, 1 failure, 3 incomplete (a listing, publish or deadline cut it short; the next
-poll finishes it), 75 another poll holds the organization's lease or the daily budget is spent, 64 usage,
-130 stopped by Ctrl-C (the first stops after the current step, keeping every guarantee; a second aborts).
+Exit status: 0 success; 1 failure (wrong credentials, organization or base URL, and what the next poll
+would only repeat); 3 incomplete (a listing, publish or deadline cut it short: the next poll finishes it);
+4 held (all published and committed, but the mass-deletion guard held deletions: check them, then poll
+with --allow-mass-deletion); 64 usage; 75 another poll holds the organization's lease or the daily budget
+is spent; 130 stopped by Ctrl-C (the first stops after the current step, keeping every guarantee;
+a second aborts).
 `;
+
+/** What a usage error shows under its message: the synopsis and where the options are listed. */
+const briefUsage = (command: 'poll' | 'resync') =>
+  `Usage: nutcache-cdc ${command} [options]\nRun 'nutcache-cdc ${command} --help' for the options.`;
 
 const OPTIONS = {
   'base-url': { type: 'string' },
@@ -90,57 +108,17 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-class UsageError extends Error {}
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${name} must be a whole number >= 1, got '${raw}'`);
-  }
-  return n;
-}
-
-export function summarize(result: PollResult): string {
+/** The lines that report a poll's result (the base URL it used names the host of a connection failure). */
+export function summarize(result: PollResult, baseUrl = DEFAULT_BASE_URL): string {
   if (result.outcome === 'busy') {
     const until = result.busyUntil !== undefined ? ` until ${new Date(result.busyUntil).toISOString()}` : '';
     return `poll - busy: another poll of organization ${result.organizationGuid} holds the lease${until}; nothing was done`;
   }
-  const c = result.counts;
-  const parts = [
-    `${c.created} created`,
-    `${c.updated} updated`,
-    `${c.deleted} deleted`,
-    ...(c.snapshot ? [`${c.snapshot} snapshots`] : []),
-    `${c.unchanged} unchanged`,
-    ...(c.invalid ? [`${c.invalid} invalid`] : []),
-    ...(c.deletionsHeld ? [`${c.deletionsHeld} deletions held`] : []),
-    ...(c.recoveredFromJournal ? [`${c.recoveredFromJournal} re-published after a crash`] : []),
-  ];
-  const why =
-    result.failure instanceof NutcacheAuthError
-      ? ' (Nutcache rejected the credentials: check NUTCACHE_API_KEY, NUTCACHE_USERNAME, NUTCACHE_PASSWORD or the secret)'
-      : result.error
-        ? ` (${result.error})`
-        : '';
-  return `poll ${result.pollId || '-'} ${result.outcome}${why}: ${parts.join(', ')}; ${result.nutcacheRequests} Nutcache requests, ${result.durationMs} ms`;
+  return describeResult(result, diagnose(result, { baseUrl })).join('\n');
 }
 
-export function exitCodeOf(result: PollResult): number {
-  // Wrong credentials are not an incomplete poll the next one finishes: they need the user.
-  if (result.failure instanceof NutcacheAuthError) return EXIT.failed;
-  switch (result.outcome) {
-    case 'success':
-      return EXIT.ok;
-    case 'busy':
-    case 'deferred':
-      return EXIT.busy;
-    case 'partial':
-    case 'deadline':
-      return EXIT.incomplete;
-    default:
-      return EXIT.failed;
-  }
+export function exitCodeOf(result: PollResult, baseUrl = DEFAULT_BASE_URL): number {
+  return exitStatus(result, diagnose(result, { baseUrl }));
 }
 
 type PollValues = OptionValues<typeof OPTIONS>;
@@ -150,10 +128,18 @@ interface PollSettings {
   readonly dailyBudget: number;
 }
 
-/** The numbers and choices of the command line, checked (throws UsageError). */
-function pollSettings(values: PollValues): PollSettings {
-  const intervalMs = positiveInt('interval', values.interval, 300) * 1000;
-  const dailyBudget = positiveInt('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET);
+/**
+ * The numbers, choices, URLs, secret and organization of the command line, checked before credentials
+ * are loaded or anything is contacted (throws UsageError naming the option).
+ */
+function pollSettings(values: PollValues, env: NodeJS.ProcessEnv = process.env): PollSettings {
+  const intervalMs = numberOption('interval', values.interval, 300, { min: 1 }) * 1000;
+  const dailyBudget = numberOption('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET, { min: 1 });
+  checkDestinations(values);
+  if (values.organization !== undefined) guidOption('--organization', values.organization);
+  else if (!values['secret-id'] && env.NUTCACHE_ORGANIZATION_GUID) {
+    guidOption('NUTCACHE_ORGANIZATION_GUID', env.NUTCACHE_ORGANIZATION_GUID);
+  }
   if (values['initial-events'] && !['snapshot', 'none'].includes(values['initial-events'])) {
     throw new UsageError(`--initial-events must be snapshot or none, got '${values['initial-events']}'`);
   }
@@ -163,15 +149,25 @@ function pollSettings(values: PollValues): PollSettings {
   return { intervalMs, dailyBudget };
 }
 
+/** The URLs and the webhook secret, each named by its option when wrong (never showing a secret). */
+function checkDestinations(values: PollValues): void {
+  for (const name of ['base-url', 'dead-letter-queue-url'] as const) {
+    const raw = values[name];
+    if (raw !== undefined) urlOption(name, raw);
+  }
+  checkWebhookOptions(values['webhook-url'], values['webhook-secret']);
+}
+
 export async function runPollCommand(argv: string[], command: 'poll' | 'resync'): Promise<number> {
-  const values = parseCommandLine(command, argv, OPTIONS);
+  const values = parseCommandLine(command, argv, OPTIONS, { usage: briefUsage(command) });
   if (typeof values === 'number') return values;
   if (values.help) return showHelp(help(command));
   let settings: PollSettings;
   try {
     settings = pollSettings(values);
   } catch (error) {
-    return usageError(command, (error as Error).message);
+    if (!(error instanceof UsageError)) throw error;
+    return usageError(command, error.message, { usage: briefUsage(command) });
   }
   const session = await openSession(values, command, settings);
   const stop = stopOnSignals();
@@ -208,7 +204,8 @@ async function openSession(
   command: 'poll' | 'resync',
   settings: PollSettings,
 ): Promise<PollSession> {
-  const log = createCliLog(values.verbose ? 'debug' : 'warn');
+  // The summary line (and its hint) tells the outcome; the engine's own lines are --verbose details.
+  const log = createCliLog(values.verbose ? 'debug' : 'off');
   const stateDir = values['state-dir'] ?? '.nutcache-cdc';
   const secret = await loadCredentials({
     ...(values['secret-id'] ? { secretId: values['secret-id'] } : {}),
@@ -278,12 +275,15 @@ async function pollRepeatedly(
   for (;;) {
     const throttles = throttlesSince(session.client);
     const result = await pollWithCredentials(session.deps, { ...session.options, stopSignal: signal });
-    const summary = summarize(result);
+    const baseUrl = session.secret.baseUrl ?? DEFAULT_BASE_URL;
+    const summary = summarize(result, baseUrl);
     const line =
       result.outcome === 'busy' ? await busyLine(session.leases, result.organizationGuid, summary) : summary;
-    process.stderr.write(`${line}\n`);
+    // Under --watch each summary starts with the time it was written (a line per poll, for hours).
+    const stamp = watch ? `${new Date(systemClock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z')} ` : '';
+    process.stderr.write(`${stamp}${line}\n`);
     if (signal.aborted) process.stderr.write('stopped on request: the next poll carries on from here\n');
-    const exitCode = exitCodeOf(result);
+    const exitCode = exitCodeOf(result, baseUrl);
     if (!watch || signal.aborted) return exitCode;
     const now = systemClock.now();
     const delay = delayAfterPoll({

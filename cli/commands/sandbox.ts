@@ -3,7 +3,7 @@
  * to point the poller (or curl) at it.
  */
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
-import { type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
+import { numberOption, type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 
 const HELP = `Usage: nutcache-cdc sandbox [options]
 
@@ -21,13 +21,8 @@ Options:
   -h, --help          show this help
 `;
 
-function intOption(name: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^[0-9]+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-    throw new Error(`--${name} must be an integer >= ${min}, got '${raw}'`);
-  }
-  return Number(raw);
-}
+const intOption = (name: string, raw: string | undefined, fallback: number, min: number): number =>
+  numberOption(name, raw, fallback, { min });
 
 const OPTIONS = {
   port: { type: 'string' },

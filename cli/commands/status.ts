@@ -7,7 +7,7 @@
 import type { OrgState, RunRecord } from '../../shared/ports.ts';
 import { apiKeyId, DEFAULT_DAILY_BUDGET, type QuotaStore, utcDay } from '../../shared/quota/budget.ts';
 import { type LeaseView, leaseHolder } from '../../shared/store/lease-rules.ts';
-import { parseCommandLine, showHelp, usageError } from '../lib/args.ts';
+import { numberOption, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 import { describeLease, type LeaseDescription } from '../lib/lease-text.ts';
 import { openStore } from '../lib/runtime.ts';
 
@@ -32,6 +32,8 @@ function describeRun(run: RunRecord): string {
   const changes = ['created', 'updated', 'deleted', 'snapshot']
     .filter((k) => (c[k] ?? 0) > 0)
     .map((k) => `${c[k]} ${k}`)
+    .concat(c.recoveredFromJournal ? [`${c.recoveredFromJournal} re-published from the journal`] : [])
+    .concat(c.deletionsHeld ? [`${c.deletionsHeld} deletions held`] : [])
     .join(', ');
   const error = run.error ? ` — ${run.error}` : '';
   return `${run.startedAt}  ${run.outcome.padEnd(8)} ${run.mode.padEnd(6)} ${changes || 'no change'}; ${run.nutcacheRequests} requests, ${run.durationMs} ms${error}`;
@@ -48,24 +50,26 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const values = parseCommandLine('status', argv, OPTIONS);
+  const values = parseCommandLine('status', argv, OPTIONS, { usage: HELP });
   if (typeof values === 'number') return values;
   if (values.help) return showHelp(HELP);
   const organization = values.organization ?? process.env.NUTCACHE_ORGANIZATION_GUID;
   if (!organization) {
-    return usageError('status', 'name the organization with --organization or NUTCACHE_ORGANIZATION_GUID');
+    return usageError('status', 'name the organization with --organization or NUTCACHE_ORGANIZATION_GUID', {
+      usage: HELP,
+    });
   }
-  const runs = values.runs === undefined ? 10 : Number(values.runs);
-  if (!Number.isSafeInteger(runs) || runs < 1) {
-    return usageError('status', `--runs must be a whole number >= 1, got '${values.runs}'`);
+  let runs: number;
+  try {
+    runs = numberOption('runs', values.runs, 10, { min: 1 });
+  } catch (error) {
+    return usageError('status', (error as Error).message, { usage: HELP });
   }
-  const dailyBudget =
-    values['daily-budget'] === undefined ? DEFAULT_DAILY_BUDGET : Number(values['daily-budget']);
-  if (!Number.isSafeInteger(dailyBudget) || dailyBudget < 1) {
-    return usageError(
-      'status',
-      `--daily-budget must be a whole number >= 1, got '${values['daily-budget']}'`,
-    );
+  let dailyBudget: number;
+  try {
+    dailyBudget = numberOption('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET, { min: 1 });
+  } catch (error) {
+    return usageError('status', (error as Error).message, { usage: HELP });
   }
   const opened = await openStore({
     stateDir: values['state-dir'] ?? '.nutcache-cdc',

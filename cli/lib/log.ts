@@ -1,14 +1,16 @@
 /**
- * The CLI's logger: one line per message on stderr (stdout may carry events as JSON lines). Quiet by
- * default (warnings and errors); `--verbose` shows info and debug. Never given credentials.
+ * The CLI's logger: one line per message on stderr (stdout may carry events as JSON lines), with its fields
+ * as JSON. Commands that sum up their work in a line of their own (`poll`) keep it `off` by default, so a
+ * failure reads as that line and a hint; `--verbose` shows everything. Never given credentials.
  */
 import type { Log } from '../../shared/ports.ts';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type LogThreshold = Level | 'off';
+const ORDER: Record<LogThreshold, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 50 };
 
 export function createCliLog(
-  minLevel: Level = 'warn',
+  minLevel: LogThreshold = 'warn',
   write: (line: string) => void = (l) => process.stderr.write(l),
 ): Log {
   const emit =

@@ -49,6 +49,7 @@ export interface LocalStore {
 export async function openStore(options: StoreOptions): Promise<LocalStore> {
   if (options.table) {
     const client = new DynamoDBClient({});
+    await requireRegion(client, '--table');
     const doc = createDocumentClient(client);
     return {
       store: new DynamoSnapshotStore({ client: doc, tableName: options.table }),

@@ -11,8 +11,8 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import { parseRulesText } from '../../shared/rules/model.ts';
-import type { NutcacheCdcConfig } from '../config.ts';
+import { parseRulesText, RulesConfigError, type SyncRuleSpec } from '../../shared/rules/model.ts';
+import { ConfigError, type NutcacheCdcConfig } from '../config.ts';
 import { addSyncRulesFromSpecs, type CustomerSyncRule } from '../constructs/customer-sync-rule.ts';
 import { SyncNowEndpoint } from '../constructs/sync-now-endpoint.ts';
 
@@ -27,14 +27,36 @@ export function addConfiguredSyncRules(
   alarmTopic: sns.ITopic | undefined,
 ): readonly CustomerSyncRule[] {
   if (!config.syncRulesFile) return [];
-  const file = resolve(config.syncRulesFile);
   return addSyncRulesFromSpecs(stack, {
-    rules: parseRulesText(readFileSync(file, 'utf8'), config.syncRulesFile),
+    rules: readSyncRules(config.syncRulesFile),
     eventBus: bus,
     eventSource: config.eventSource,
     environmentName: config.environmentName,
     ...(alarmTopic ? { alarmAction: new cloudwatchActions.SnsAction(alarmTopic) } : {}),
   });
+}
+
+/** The rules of `syncRulesFile`; a file that is missing or invalid is a configuration error naming it. */
+function readSyncRules(syncRulesFile: string): SyncRuleSpec[] {
+  let text: string;
+  try {
+    text = readFileSync(resolve(syncRulesFile), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`;
+    throw new ConfigError('configuration', [`syncRulesFile: ${syncRulesFile}: ${reason}`]);
+  }
+  try {
+    return parseRulesText(text, syncRulesFile);
+  } catch (error) {
+    if (!(error instanceof RulesConfigError)) throw error;
+    const [first = error.message, ...more] = error.message.split('\n');
+    const issues = more.length > 0 ? error.problems : [first];
+    throw new ConfigError(
+      'configuration',
+      issues.map((issue) => `syncRulesFile: ${issue}`),
+    );
+  }
 }
 
 /** Whether "sync now" is deployed: the configuration's `syncNow`, or the context value. */

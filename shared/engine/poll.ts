@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { LeaseResult } from '../ports.ts';
 import { JournalPublishCommit } from './journal-publish-commit.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
-import { confirmDeletions } from './phases/confirm-deletions.ts';
+import { confirmDeletions, heldStop } from './phases/confirm-deletions.ts';
 import { deliver } from './phases/deliver.ts';
 import { finish } from './phases/finish.ts';
 import { listCustomers } from './phases/list-customers.ts';
@@ -142,7 +142,7 @@ async function runPhases(run: PollRun, progress: Progress): Promise<Stop | undef
   }
   const stop = mergeStops(listing.stop, await deliver(run, plan, delivery));
   if (!stop && listing.complete) await markCommitted(run);
-  return stop;
+  return stop ?? heldStop(run);
 }
 
 /** A later stop sets the outcome; what it does not report (error, failure) is kept from the earlier one. */

@@ -9,7 +9,7 @@
  *   normal return: no Lambda error, so no retry, no failure queue, no failure alarm.
  * - the secret cannot be read (missing, access denied, KMS), or is malformed or partly filled: one error
  *   line, `PollFailed` = 1, and the error is thrown (a failed invocation of this organization only).
- * - otherwise the engine's outcome (`success`, `partial`, `deadline`, `busy`, `deferred`, `failed`).
+ * - otherwise the engine's outcome (`success`, `held`, `partial`, `deadline`, `busy`, `deferred`, `failed`).
  */
 import type { PollOptions, PollResult } from '../engine/poll.ts';
 import { CREDENTIAL_FIELDS, InvalidSecretError, type NutcacheSecret } from '../nutcache/secret.ts';

@@ -169,7 +169,7 @@ export const runRecordSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   durationMs: z.number().nonnegative(),
-  outcome: z.enum(['success', 'partial', 'deadline', 'failed', 'busy', 'deferred']),
+  outcome: z.enum(['success', 'held', 'partial', 'deadline', 'failed', 'busy', 'deferred']),
   counts: z.record(z.string(), z.number()),
   nutcacheRequests: z.number().int().nonnegative(),
   error: z.string().optional(),

@@ -191,10 +191,12 @@ describe('a later poll', () => {
     for (const id of [1, 2, 3, 4, 5, 6]) env.source.remove(id);
     const n = env.bus.accepted.length;
     const held = await env.poll();
+    expect(held.outcome).toBe('held');
     expect(held.counts.deletionsHeld).toBe(6);
     expect(env.bus.accepted.slice(n).map((e) => e['detail-type'])).toEqual(['Customer Sync Anomaly']);
     expect(env.metrics.get('MassDeletionHeld')).toBe(6);
     const allowed = await env.poll({ allowMassDeletion: true });
+    expect(allowed.outcome).toBe('success');
     expect(allowed.counts.deleted).toBe(6);
     expect(env.consumerView()).toEqual(env.sourceView());
   });

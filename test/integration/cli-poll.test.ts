@@ -216,7 +216,11 @@ describe('nutcache-cdc poll against the sandbox (embedded DynamoDB, JSON lines)'
     const requests = sandbox.stats.requests;
     const run = await cli(['poll', '--base-url', sandbox.url, '--initial-events', 'everything'], env);
     expect(run.code).toBe(64);
-    expect(stderrLines(run)).toEqual([expect.stringContaining('--initial-events must be snapshot or none')]);
+    expect(stderrLines(run)[0]).toContain('--initial-events must be snapshot or none');
+    expect(stderrLines(run).slice(1)).toEqual([
+      'Usage: nutcache-cdc poll [options]',
+      "Run 'nutcache-cdc poll --help' for the options.",
+    ]);
     expect(sandbox.stats.requests).toBe(requests);
   });
 });

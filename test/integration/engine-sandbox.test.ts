@@ -554,7 +554,7 @@ describe('engine × sandbox × dynalite: the mass-deletion guard', () => {
     const n = e.bus.accepted.length;
 
     const held = await e.poll();
-    expect(held.outcome).toBe('success');
+    expect(held.outcome).toBe('held');
     expect(held.counts.deletionsHeld).toBe(removed.length);
     expect(held.counts.deleted).toBe(0);
     const anomaly = e.bus.accepted.slice(n);

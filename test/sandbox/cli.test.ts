@@ -79,6 +79,6 @@ describe('nutcache-cdc sandbox (CLI)', () => {
     const cli = startCli(['--generated', 'many']);
     running = cli.child;
     expect(await cli.exited).toBe(64);
-    expect(cli.output()).toContain('--generated must be an integer');
+    expect(cli.output()).toContain('--generated must be a whole number');
   });
 });

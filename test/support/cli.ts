@@ -16,8 +16,17 @@ export function runCli(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<CliRun> {
+  return runNode(['bin/nutcache-cdc.mjs', ...args], env, timeoutMs);
+}
+
+/** Runs `node <nodeArgs>` from the repository root the same way (e.g. the CDK app entry). */
+export function runNode(
+  nodeArgs: readonly string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/nutcache-cdc.mjs', ...args], {
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -32,7 +41,7 @@ export function runCli(
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`nutcache-cdc ${args[0]} did not finish in ${timeoutMs} ms:\n${stderr}`));
+      reject(new Error(`node ${nodeArgs.join(' ')} did not finish in ${timeoutMs} ms:\n${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {

@@ -5,7 +5,7 @@
  * anomaly event is published instead.
  */
 import { buildMassDeletionEvent } from '../events.ts';
-import { mayContinue, nearDeadline, type PollRun, publish } from '../poll-run.ts';
+import { mayContinue, nearDeadline, type PollRun, publish, type Stop } from '../poll-run.ts';
 import { DEFAULT_MASS_DELETION_GUARD, errorMessage } from '../poll-types.ts';
 import type { Observations } from './list-customers.ts';
 
@@ -27,6 +27,11 @@ export async function confirmDeletions(
   const confirmedAbsent = await confirmEach(run, candidates, observations);
   run.counts.deletionsConfirmedAbsent = confirmedAbsent.length;
   return confirmedAbsent;
+}
+
+/** A poll that did everything else ends `held` when the guard held deletions: they need an operator. */
+export function heldStop(run: PollRun): Stop | undefined {
+  return run.counts.deletionsHeld > 0 ? { outcome: 'held' } : undefined;
 }
 
 async function holdMassDeletion(run: PollRun, candidates: readonly number[], known: number): Promise<void> {

@@ -82,7 +82,8 @@ async function releaseLease(run: PollRun, owner: string): Promise<void> {
 
 function recordMetrics(metrics: MetricsSink, result: PollResult): void {
   const c = result.counts;
-  if (result.outcome === 'success') metrics.count('PollSucceeded');
+  // A held poll did all the rest: for the deployed alarms it stays a success (MassDeletionHeld tells it apart).
+  if (result.outcome === 'success' || result.outcome === 'held') metrics.count('PollSucceeded');
   else if (result.outcome === 'failed' || result.outcome === 'partial') metrics.count('PollFailed');
   else if (result.outcome === 'deadline') metrics.count('PollDeadline');
   metrics.count('CustomersCreated', c.created);
