@@ -103,7 +103,7 @@ export function summarize(result: PollResult): string {
     `${c.unchanged} unchanged`,
     ...(c.invalid ? [`${c.invalid} invalid`] : []),
     ...(c.deletionsHeld ? [`${c.deletionsHeld} deletions held`] : []),
-    ...(c.recoveredFromJournal ? [`${c.recoveredFromJournal} re-published after a crash`] : []),
+    ...(c.recoveredFromJournal ? [`${c.recoveredFromJournal} re-published from the journal`] : []),
   ];
   const why =
     result.failure instanceof NutcacheAuthError
