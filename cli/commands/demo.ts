@@ -32,7 +32,7 @@ Options:
   --polls N                 stop after N polls (default: run until Ctrl-C)
   --generated N             generated customers besides the 8 documented ones (default 12)
   --seed N                  seed of the simulator (default: random)
-  --events-file PATH        also write the events as JSON lines to PATH
+  --events-file PATH        also append the events as JSON lines to PATH
   --webhook-url URL         deliver each event as a Standard Webhooks signed POST to URL…
   --webhook-secret whsec_…  …signed with this secret
   --verbose                 log the engine's details on stderr
