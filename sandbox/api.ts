@@ -66,6 +66,8 @@ export interface SandboxOptions {
   readonly clock?: SandboxClock;
   /** Called after every answer (for a request log; holds no credential). */
   readonly onRequest?: (entry: RequestLogEntry) => void;
+  /** Serve the admin endpoint under `/admin/` (routes/admin.ts; default false). */
+  readonly admin?: boolean;
 }
 
 export interface SandboxStats {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_PAGE_LIMIT, type RequestLogEntry } from './api.ts';
 import type { RequestFacts } from './faults.ts';
 import { type Answer, HttpProblem, internalError, problemAnswer, write } from './http.ts';
+import { handleAdmin, isAdminRequest } from './routes/admin.ts';
 import { authenticate, enforceRateLimit, requireApiVersion } from './routes/auth.ts';
 import {
   listing,
@@ -227,6 +228,7 @@ export async function handleRequest(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  if (isAdminRequest(state, req)) return handleAdmin(state, req, res);
   const x = describe(state, req, res);
   let outcome: Outcome;
   try {

@@ -4,9 +4,8 @@
  * and deletes customers (and changes the key casing of the answers, which must produce no event), and
  * prints each published event readably. Runs until Ctrl-C (or `--polls N`).
  */
-import type { KeyCasing } from '../../sandbox/faults.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
-import type { JsonValue } from '../../shared/customer.ts';
+import { type Simulator, simulator } from '../../sandbox/simulator.ts';
 import { runPoll } from '../../shared/engine/poll.ts';
 import { NutcacheClient } from '../../shared/nutcache/client.ts';
 import type { EventBus, Log, SnapshotStore } from '../../shared/ports.ts';
@@ -41,7 +40,7 @@ Options:
   --polls N                 stop after N polls (default: run until Ctrl-C)
   --generated N             generated customers besides the 8 documented ones (default 12)
   --seed N                  seed of the simulator (default: random)
-  --events-file PATH        also write the events as JSON lines to PATH
+  --events-file PATH        also append the events as JSON lines to PATH
   --webhook-url URL         deliver each event as a Standard Webhooks signed POST to URL…
   --webhook-secret whsec_…  …signed with this secret
   --crm                     also upsert the customers into the sandbox's CRM stand-in with the rules of
@@ -51,87 +50,6 @@ Options:
   --verbose                 log the engine's details on stderr
   -h, --help                this help
 `;
-
-const FIRST_NAMES = [
-  'Acme',
-  'Globex',
-  'Initech',
-  'Umbrella',
-  'Hooli',
-  'Vandelay',
-  'Stark',
-  'Wayne',
-  'Tyrell',
-];
-const SUFFIXES = ['Inc.', 'Ltd', 'Consulting', 'Studio', 'Group', 'Labs'];
-const CITIES = ['Montréal', 'Québec', 'Toronto', 'Paris', 'Lyon', null];
-const CASINGS: KeyCasing[] = ['documented', 'lower', 'pascal', 'mixed'];
-
-interface Simulator {
-  step(): string[];
-}
-
-/** Random edits of the sandbox's customers, described in words. */
-function simulator(sandbox: Sandbox, random: () => number): Simulator {
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  const anyCustomer = () => pick(sandbox.list());
-  const actions: (() => string | undefined)[] = [
-    () => {
-      const name = `${pick(FIRST_NAMES)} ${pick(SUFFIXES)}`;
-      const created = sandbox.create({
-        name,
-        email: `${name.split(' ')[0]?.toLowerCase()}@example.com`,
-        status: 0,
-      });
-      return `created customer ${created.id} '${name}'`;
-    },
-    () => {
-      const c = anyCustomer();
-      if (!c) return undefined;
-      const status = c.status === 0 ? 1 : 0;
-      sandbox.update(c.id, { status });
-      return `set status of customer ${c.id} to ${status} (${status === 1 ? 'inactive' : 'active'})`;
-    },
-    () => {
-      const c = anyCustomer();
-      if (!c) return undefined;
-      const email = `contact${Math.floor(random() * 1000)}@example.com`;
-      sandbox.update(c.id, { email });
-      return `changed e-mail of customer ${c.id}`;
-    },
-    () => {
-      const c = anyCustomer();
-      if (!c) return undefined;
-      const city: JsonValue = pick(CITIES);
-      const phone = random() < 0.5 ? '' : `514-555-${String(Math.floor(random() * 10_000)).padStart(4, '0')}`;
-      sandbox.update(c.id, { city, phone });
-      return `moved customer ${c.id} to ${city ?? 'no city'} and set the phone`;
-    },
-    () => {
-      const all = sandbox.list();
-      if (all.length < 6) return undefined;
-      const c = pick(all);
-      sandbox.remove(c.id);
-      return `deleted customer ${c.id}`;
-    },
-    () => {
-      const casing = pick(CASINGS);
-      sandbox.setKeyCasing(casing);
-      return `switched the API's key casing to '${typeof casing === 'string' ? casing : 'custom'}' (no event expected)`;
-    },
-  ];
-  return {
-    step() {
-      const done: string[] = [];
-      const n = 1 + Math.floor(random() * 3);
-      for (let i = 0; i < n; i++) {
-        const said = pick(actions)();
-        if (said) done.push(said);
-      }
-      return done;
-    },
-  };
-}
 
 const OPTIONS = {
   interval: { type: 'string' },

@@ -51,7 +51,7 @@ Snapshots:
   --state-dir DIR           embedded DynamoDB directory when no --table (default ./.nutcache-cdc)
 Events:
   --event-bus NAME          publish to this EventBridge bus (standard AWS SDK configuration)
-  --events-file PATH        write events as JSON lines to PATH (default: stdout)
+  --events-file PATH        append events as JSON lines to PATH (default: stdout)
   --webhook-url URL         deliver each event as a Standard Webhooks signed POST…
   --webhook-secret whsec_…  …signed with this secret
   --pretty                  print events readably on stdout

@@ -13,6 +13,7 @@ import {
   type EventPattern,
   MAX_PATTERN_LENGTH,
   patternJson,
+  unknownFieldWarnings,
 } from '../../shared/rules/compile.ts';
 import { InputTransformerError } from '../../shared/rules/input-transformer.ts';
 import {
@@ -29,7 +30,7 @@ import {
 import { parseCommandLine, USAGE_EXIT, usageError } from '../lib/args.ts';
 
 const USAGE = `Usage:
-  nutcache-cdc rules validate [--rules <file>]
+  nutcache-cdc rules validate [--rules <file>] [--strict]
   nutcache-cdc rules test --event <file> [--rules <file>] [--event-source <source>]
 
   --rules <file>         rules file (YAML or JSON). Default: the syncRulesFile of nutcache-cdc.config.json,
@@ -37,7 +38,11 @@ const USAGE = `Usage:
   --event <file>         an EventBridge event as a rule target receives it (JSON), or JSON lines of them
                          (the local sink's output)
   --event-source <src>   the events' source the rules are compiled for. Default: the eventSource of
-                         nutcache-cdc.config.json, else nutcache.customers`;
+                         nutcache-cdc.config.json, else nutcache.customers
+  --strict               validate: exit 1 on warnings too (a field name that is not a customer field)
+
+Exit status: 0 valid (warnings on stderr), 1 an invalid rules file, or an event file without events,
+64 usage.`;
 
 interface Io {
   out(text: string): void;
@@ -119,6 +124,18 @@ function loadEvents(file: string): unknown[] {
   }
 }
 
+/** Why the file's content is not events to test (one line), or undefined when every item is an event. */
+function notEvents(events: readonly unknown[], file: string): string | undefined {
+  if (events.length === 0) return `${file}: no event in the file`;
+  for (const [index, event] of events.entries()) {
+    const parsed = eventBridgeEventSchema.safeParse(event);
+    if (parsed.success) continue;
+    const path = parsed.error.issues[0]?.path.join('.') || 'the document';
+    return `${file}: event ${index + 1} is not an EventBridge event ('${path}' is missing or invalid); give the JSON a rule target receives, or JSON lines of them`;
+  }
+  return undefined;
+}
+
 function eventLabel(event: unknown, index: number): string {
   const parsed = eventBridgeEventSchema.safeParse(event);
   if (!parsed.success)
@@ -133,6 +150,7 @@ const OPTIONS = {
   rules: { type: 'string' },
   event: { type: 'string' },
   'event-source': { type: 'string' },
+  strict: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -181,7 +199,7 @@ export async function runRules(argv: string[], io: Io = stdio): Promise<number> 
     }
     throw error;
   }
-  if (sub === 'validate') return validateRules(patterns, rulesFile, io);
+  if (sub === 'validate') return validateRules(patterns, rulesFile, io, values.strict === true);
   if (!values.event) {
     return usageError('rules test', '--event <file> is required', { usage: USAGE, write: io.err });
   }
@@ -194,8 +212,18 @@ interface CompiledRule {
   readonly pattern: EventPattern;
 }
 
-/** `rules validate`: each rule's target and pattern size; 1 when a pattern is too long. */
-function validateRules(patterns: readonly CompiledRule[], rulesFile: string, io: Io): number {
+/**
+ * `rules validate`: each rule's target and pattern size; 1 when a pattern is too long. Field names that are
+ * not customer fields are warnings (1 with `strict`).
+ */
+function validateRules(
+  patterns: readonly CompiledRule[],
+  rulesFile: string,
+  io: Io,
+  strict: boolean,
+): number {
+  const warnings = patterns.flatMap(({ rule }) => unknownFieldWarnings(rule));
+  for (const warning of warnings) io.err(`warning: ${warning}`);
   let ok = true;
   for (const { rule, pattern } of patterns) {
     const length = patternJson(pattern).length;
@@ -205,8 +233,13 @@ function validateRules(patterns: readonly CompiledRule[], rulesFile: string, io:
       `${fits ? '✓' : '✗'} ${rule.name} → ${describeTarget(rule.target)} (pattern ${length}/${MAX_PATTERN_LENGTH} characters)`,
     );
   }
-  io.out(ok ? `${rulesFile}: ${patterns.length} rule(s), all valid` : `${rulesFile}: a pattern is too long`);
-  return ok ? 0 : 1;
+  const warned = warnings.length > 0 ? `, ${warnings.length} warning(s)` : '';
+  io.out(
+    ok
+      ? `${rulesFile}: ${patterns.length} rule(s), all valid${warned}`
+      : `${rulesFile}: a pattern is too long`,
+  );
+  return ok && !(strict && warnings.length > 0) ? 0 : 1;
 }
 
 /** `rules test`: for each event of the file, which rules match it and, when not, why. */
@@ -216,6 +249,11 @@ function testRules(patterns: readonly CompiledRule[], eventFile: string, io: Io)
     events = loadEvents(eventFile);
   } catch (error) {
     io.err(`nutcache-cdc rules test: ${(error as Error).message.split('\n')[0]}`);
+    return 1;
+  }
+  const refusal = notEvents(events, eventFile);
+  if (refusal) {
+    io.err(`nutcache-cdc rules test: ${refusal}`);
     return 1;
   }
   const compiled = patterns.map(({ rule, pattern }) => ({ rule, pattern: compileEventPattern(pattern) }));

@@ -1,8 +1,11 @@
 /**
  * `nutcache-cdc sandbox`: serves the sandbox Nutcache API on loopback until SIGINT/SIGTERM, and prints how
- * to point the poller (or curl) at it.
+ * to point the poller (or curl) at it. Its data can be changed from outside: by the demo's simulator
+ * (`--simulate`) and through the admin endpoint (sandbox/routes/admin.ts, documented in sandbox/README.md).
  */
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
+import { simulator } from '../../sandbox/simulator.ts';
+import { seededRandom } from '../../shared/publish/memory.ts';
 import { numberOption, type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 
 const HELP = `Usage: nutcache-cdc sandbox [options]
@@ -17,8 +20,15 @@ Options:
   --no-documented     leave out the 8 documented customers
   --no-rate-limit     do not enforce 5 requests/s and 200/min per API key
   --latency MS        delay every answer by MS milliseconds (default 0)
+  --simulate          create, edit and delete customers now and then, as the demo does (printed)
+  --interval SECONDS  pause between simulator steps (default 10)
   --quiet             do not print a line per request
   -h, --help          show this help
+
+The admin endpoint changes the data from outside (create, update, delete a customer, switch the key
+casing, inject a fault), e.g.:
+  curl -X PATCH -d '{"email":"new@acme.test"}' http://127.0.0.1:8080/admin/customers/147033
+See sandbox/README.md.
 `;
 
 const intOption = (name: string, raw: string | undefined, fallback: number, min: number): number =>
@@ -30,6 +40,8 @@ const OPTIONS = {
   generated: { type: 'string' },
   seed: { type: 'string' },
   latency: { type: 'string' },
+  simulate: { type: 'boolean' },
+  interval: { type: 'string' },
   'no-rate-limit': { type: 'boolean' },
   'no-documented': { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -43,6 +55,7 @@ interface SandboxNumbers {
   readonly generated: number;
   readonly seed: number;
   readonly latencyMs: number;
+  readonly intervalMs: number;
 }
 
 /** The numeric options, checked (throws on a bad value). */
@@ -54,6 +67,7 @@ function sandboxNumbers(values: SandboxValues): SandboxNumbers {
     generated: intOption('generated', values.generated, 0, 0),
     seed: intOption('seed', values.seed, 1, 0),
     latencyMs: intOption('latency', values.latency, 0, 0),
+    intervalMs: intOption('interval', values.interval, 10, 1) * 1000,
   };
 }
 
@@ -68,21 +82,57 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.help) return showHelp(HELP);
 
-  const quiet = values.quiet === true;
-  const sandbox = await startSandbox({
-    ...numbers,
-    host: values.host ?? '127.0.0.1',
-    documented: values['no-documented'] !== true,
-    rateLimit: values['no-rate-limit'] ? null : undefined,
-    onRequest: quiet
-      ? undefined
-      : (e) => process.stdout.write(`${e.method} ${e.path} -> ${e.status || 'reset'} (${e.durationMs} ms)\n`),
-  });
+  const host = values.host ?? '127.0.0.1';
+  const sandbox = await listen(values, numbers, host);
+  if (!sandbox) return 1;
   process.stdout.write(banner(sandbox, values, numbers));
+  const simulating = values.simulate ? simulate(sandbox, numbers) : undefined;
   await untilSignalled();
+  clearInterval(simulating);
   await sandbox.close();
   process.stdout.write('Sandbox stopped.\n');
   return 0;
+}
+
+/** Starts the sandbox; undefined (the reason printed) when the port is taken or not ours to use. */
+async function listen(
+  values: SandboxValues,
+  numbers: SandboxNumbers,
+  host: string,
+): Promise<Sandbox | undefined> {
+  const quiet = values.quiet === true;
+  try {
+    return await startSandbox({
+      port: numbers.port,
+      generated: numbers.generated,
+      seed: numbers.seed,
+      latencyMs: numbers.latencyMs,
+      host,
+      admin: true,
+      documented: values['no-documented'] !== true,
+      rateLimit: values['no-rate-limit'] ? null : undefined,
+      onRequest: quiet
+        ? undefined
+        : (e) =>
+            process.stdout.write(`${e.method} ${e.path} -> ${e.status || 'reset'} (${e.durationMs} ms)\n`),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+    const why = code === 'EADDRINUSE' ? 'is already in use' : 'may not be used by this user';
+    process.stderr.write(
+      `nutcache-cdc sandbox: port ${numbers.port} on ${host} ${why}; use --port 0 for a free port, or another --port\n`,
+    );
+    return undefined;
+  }
+}
+
+/** Runs a simulator step every interval, printing what it did. */
+function simulate(sandbox: Sandbox, numbers: SandboxNumbers): NodeJS.Timeout {
+  const steps = simulator(sandbox, seededRandom(numbers.seed));
+  return setInterval(() => {
+    for (const line of steps.step()) process.stdout.write(`simulator: ${line}\n`);
+  }, numbers.intervalMs);
 }
 
 /** How to reach the sandbox, with its demo credentials. */
@@ -92,6 +142,8 @@ function banner(sandbox: Sandbox, values: SandboxValues, numbers: SandboxNumbers
   const c = sandbox.credentials;
   const basic = Buffer.from(`${c.apiKey}:${c.username}:${c.password}`).toString('base64');
   const limits = values['no-rate-limit'] ? 'none' : '5 requests/s, 200/min per API key';
+  const admin = sandbox.url.replace(/webapi\/$/, 'admin/');
+  const ids = sandbox.list().map((customer) => customer.id);
   return [
     `Sandbox Nutcache API listening at ${sandbox.url}`,
     `  customers: ${sandbox.size} (${values['no-documented'] ? 0 : 8} documented + ${numbers.generated} generated, seed ${numbers.seed})`,
@@ -109,6 +161,16 @@ function banner(sandbox: Sandbox, values: SandboxValues, numbers: SandboxNumbers
     `  export NUTCACHE_PASSWORD='${c.password}'`,
     `  export NUTCACHE_ORGANIZATION_GUID='${sandbox.organizationGuid}'`,
     `  npx nutcache-cdc poll --base-url ${sandbox.url}`,
+    '',
+    `Admin endpoint (change the data, then poll again; see sandbox/README.md):`,
+    `  curl -X PATCH -d '{"email":"new@acme.test"}' ${admin}customers/${ids[0] ?? 1}`,
+    `  curl -X DELETE ${admin}customers/${ids.at(-1) ?? 2}`,
+    `  curl -d '{"name":"Tyrell Group"}' ${admin}customers`,
+    `  curl -X PUT -d '{"casing":"lower"}' ${admin}key-casing`,
+    `  curl -d '{"kind":"status","status":500,"path":"customers","times":2}' ${admin}faults`,
+    ...(values.simulate
+      ? [`  simulator: a step every ${numbers.intervalMs / 1000} s (seed ${numbers.seed})`]
+      : []),
     '',
     'Try it:',
     `  curl -H 'Authorization: nut-basic ${basic}' -H 'api-version: 3' -H 'OrganizationGuid: ${sandbox.organizationGuid}' '${sandbox.url}customers?limit=100&page=1'`,

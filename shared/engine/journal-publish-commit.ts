@@ -5,9 +5,9 @@
  * event was accepted by the bus (or dead-lettered: it can never be published, it is kept in the dead-letter
  * store, and re-detecting it every poll would only dead-letter it again). Snapshots are committed chunk by
  * chunk, right after their events were accepted; the index and the journal are settled once, at the end
- * (`settle`): the index first, then the journal items whose every event is committed. A crash before that
- * leaves the journal, and the next poll re-publishes and re-commits it (`redeliver`), so the index is never
- * behind a snapshot a consumer may have seen once the journal is gone.
+ * (`settle`): the index first, then the journal items whose every event is committed. A crash or a failed
+ * delivery before that leaves the journal, and the next poll re-publishes and re-commits it (`redeliver`),
+ * so the index is never behind a snapshot a consumer may have seen once the journal is gone.
  */
 import type { JournalBatch, JournalEntry, StoredSnapshot } from '../ports.ts';
 import { type PollRun, publish } from './poll-run.ts';
@@ -19,6 +19,8 @@ export class JournalPublishCommit {
   readonly #touched = new Set<number>();
   /** Journal items whose every event is committed, deleted by the next `settle`. */
   readonly #settledJournalKeys: string[] = [];
+  /** Customers whose journaled event (left by an earlier poll) this poll re-published and committed. */
+  readonly #recovered = new Set<number>();
 
   /** `index`: the organization's id → hash index, kept in line with every commit. */
   constructor(run: PollRun, index: Map<number, string>) {
@@ -35,7 +37,24 @@ export class JournalPublishCommit {
     return this.#publishJournaled(entries, journalKeys, false);
   }
 
-  /** Re-publishes and commits a batch journaled by a poll that did not finish (same eventIds, same payload). */
+  /**
+   * Journals a chunk without publishing it: the next poll delivers it from the journal (same eventIds)
+   * before it compares anything. What is left of a resync after a failed delivery, so the resync's
+   * continuation has nothing left to send again under other ids.
+   */
+  async park(entries: readonly JournalEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const { deps, org, pollNumber, lease } = this.#run;
+    await lease.checkpoint();
+    await deps.store.writeJournal(org, pollNumber, entries);
+  }
+
+  /** Customers re-published from the journal and committed by this poll: a resync has sent them already. */
+  get recovered(): ReadonlySet<number> {
+    return this.#recovered;
+  }
+
+  /** Re-publishes and commits a batch an earlier poll journaled but did not finish (same eventIds, same payload). */
   async redeliver(batch: JournalBatch): Promise<boolean> {
     await this.#run.lease.checkpoint();
     return this.#publishJournaled(batch.entries, [batch.key], true);
@@ -105,7 +124,8 @@ export class JournalPublishCommit {
       if (!settled.has(entry.event.detail.eventId)) continue;
       // Counted once settled, so a poll cut short reports what it really delivered.
       const detail = entry.event.detail;
-      if (!recovered && 'changeType' in detail) this.#run.counts[detail.changeType] += 1;
+      if (recovered) this.#recovered.add(entry.customerId);
+      else if ('changeType' in detail) this.#run.counts[detail.changeType] += 1;
       if (entry.snapshot === null) {
         if (this.#index.has(entry.customerId)) deletes.push(entry.customerId);
         this.#deleteIndex(entry.customerId);

@@ -5,13 +5,15 @@
  *
  * The guarantees and how they are kept:
  * - No change is lost. Events are written to a journal before they are published, and a snapshot is
- *   committed only after its event was accepted by the bus. A poll that finds a journal left by a crashed
- *   poll first re-publishes it (same eventIds, same payload) and commits it, so whatever consumers may
- *   have seen becomes the baseline of the next comparison.
+ *   committed only after its event was accepted by the bus. A poll that finds a journal left by an earlier
+ *   poll (a crash, a failed delivery, a parked resync) first re-publishes it (same eventIds, same payload)
+ *   and commits it, so whatever consumers may have seen becomes the baseline of the next comparison.
  * - No false change. Customers missing from the listing are only deletion candidates: each is confirmed
  *   with `GET customers/{id}` (404 = deleted), only after a complete listing, and never beyond the
  *   mass-deletion guard. Records are normalised (key casing) before hashing and comparing.
  * - Duplicates are recognisable: eventIds are deterministic (organization, customer, poll number, type).
+ *   A resync whose delivery fails journals the rest of its events, and a customer re-published from the
+ *   journal is done for that resync: its continuation never sends it again under another id.
  * - Order: every event of a poll carries the poll number as `sequence`; poll numbers are handed out
  *   atomically with the lease, so sequences only ever increase per customer, across crashes and reruns.
  */
@@ -115,7 +117,7 @@ async function runPhases(run: PollRun, progress: Progress): Promise<Stop | undef
   const recoveryStop = await recoverJournal(run, delivery);
   if (recoveryStop) return recoveryStop;
 
-  const listing = await listCustomers(run, index);
+  const listing = await listCustomers(run, index, delivery.recovered);
   progress.listingComplete = listing.complete;
   const { observations } = listing;
   const confirmedAbsent = listing.complete ? await confirmDeletions(run, index, observations) : [];
@@ -140,8 +142,10 @@ async function runPhases(run: PollRun, progress: Progress): Promise<Stop | undef
   if (mode === 'resync' && !listing.complete) {
     deps.log.warn('resync did not see every customer; it stays requested', run.runLog);
   }
-  const stop = mergeStops(listing.stop, await deliver(run, plan, delivery));
+  const delivered = await deliver(run, plan, delivery);
+  const stop = mergeStops(listing.stop, delivered);
   if (!stop && listing.complete) await markCommitted(run);
+  else if (listing.complete && delivered?.restJournaled) await markResyncJournaled(run);
   return stop ?? heldStop(run);
 }
 
@@ -164,6 +168,14 @@ async function markCommitted(run: PollRun): Promise<void> {
     lastSuccessAt: new Date(run.deps.clock.now()).toISOString(),
     ...(run.mode === 'resync' ? { resyncRequested: false } : {}),
   });
+}
+
+/**
+ * A resync listed everyone and journaled every event it could not deliver: the next poll delivers them from
+ * the journal (same eventIds), which finishes the resync, so it is no longer requested.
+ */
+async function markResyncJournaled(run: PollRun): Promise<void> {
+  await run.deps.store.updateOrgState(run.org, { resyncRequested: false });
 }
 
 function busy(

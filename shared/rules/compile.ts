@@ -2,6 +2,7 @@
  * Compiles a sync rule to an EventBridge event pattern (content filtering). The pattern is what the CDK
  * construct puts on the rule and what the local matcher evaluates, so a rule behaves the same in both.
  */
+import { KNOWN_CUSTOMER_FIELDS } from '../customer.ts';
 import { DEFAULT_EVENT_SOURCE, DETAIL_TYPES } from '../events/contract.ts';
 import { compileEventPattern, InvalidPatternError } from './matcher.ts';
 import type {
@@ -172,4 +173,37 @@ export function assertPatternFits(ruleName: string, pattern: EventPattern): stri
   const json = patternJson(pattern);
   if (json.length > MAX_PATTERN_LENGTH) throw new PatternTooLargeError(ruleName, json.length);
   return json;
+}
+
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(KNOWN_CUSTOMER_FIELDS);
+
+/**
+ * Field names of a rule (`changedFields`, `before`, `after`, and in each `anyOf` group) that are not
+ * documented customer fields: most likely a typo (`emial`), which would make the rule never match. A
+ * warning, not an error: Nutcache may add fields, and a rule may name one before it is documented here.
+ */
+export function unknownFieldWarnings(rule: SyncRuleFilter): string[] {
+  const warnings: string[] = [];
+  const known = `(known: ${KNOWN_CUSTOMER_FIELDS.join(', ')})`;
+  const check = (group: ConditionGroup, prefix: string): void => {
+    for (const field of group.changedFields ?? []) {
+      if (!KNOWN_FIELDS.has(field)) {
+        warnings.push(
+          `rule '${rule.name}': ${prefix}changedFields: '${field}' is not a customer field ${known}`,
+        );
+      }
+    }
+    for (const side of ['before', 'after'] as const) {
+      for (const field of Object.keys(group[side] ?? {})) {
+        if (!KNOWN_FIELDS.has(field)) {
+          warnings.push(
+            `rule '${rule.name}': ${prefix}${side}.${field}: '${field}' is not a customer field ${known}`,
+          );
+        }
+      }
+    }
+  };
+  check(rule, '');
+  for (const [i, group] of (rule.anyOf ?? []).entries()) check(group, `anyOf[${i}].`);
+  return warnings;
 }

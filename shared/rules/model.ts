@@ -17,7 +17,7 @@
  * The compiled pattern is then checked by the local matcher's compiler (pattern.ts), which refuses anything
  * EventBridge refuses.
  */
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { type CrmTarget, hubspotTargetSchema, salesforceTargetSchema } from '../crm/model.ts';
 import type { ChangeType } from '../events/contract.ts';
@@ -355,11 +355,14 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+function rawName(raw: unknown): string | undefined {
+  return typeof raw === 'object' && raw !== null && 'name' in raw && typeof raw.name === 'string'
+    ? raw.name
+    : undefined;
+}
+
 function ruleLabel(raw: unknown, index: number): string {
-  const name =
-    typeof raw === 'object' && raw !== null && 'name' in raw && typeof raw.name === 'string'
-      ? raw.name
-      : undefined;
+  const name = rawName(raw);
   return name ? `rule '${name}' (rules[${index}])` : `rules[${index}]`;
 }
 
@@ -385,6 +388,12 @@ export function validateRules(document: unknown, source = 'rules'): SyncRuleSpec
   const rules: SyncRuleSpec[] = [];
   const seen = new Map<string, number>();
   rawRules.forEach((raw, index) => {
+    // Names are compared whether or not the rules are valid, so a duplicate is reported with the rest.
+    const name = rawName(raw);
+    const previous = name === undefined ? undefined : seen.get(name);
+    if (previous !== undefined)
+      problems.push(`${ruleLabel(raw, index)}: name: duplicate of rules[${previous}]`);
+    else if (name !== undefined) seen.set(name, index);
     const parsed = syncRuleSpecSchema.safeParse(raw);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -393,14 +402,7 @@ export function validateRules(document: unknown, source = 'rules'): SyncRuleSpec
       }
       return;
     }
-    const rule = parsed.data as SyncRuleSpec;
-    const previous = seen.get(rule.name);
-    if (previous !== undefined) {
-      problems.push(`${ruleLabel(raw, index)}: name: duplicate of rules[${previous}]`);
-      return;
-    }
-    seen.set(rule.name, index);
-    rules.push(rule);
+    rules.push(parsed.data as SyncRuleSpec);
   });
   if (problems.length > 0) {
     throw new RulesConfigError(
@@ -418,10 +420,40 @@ export function parseRulesText(text: string, source = 'rules'): SyncRuleSpec[] {
   try {
     document = asJson ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new RulesConfigError(`${source}: not valid ${asJson ? 'JSON' : 'YAML'}: ${message}`, [
-      `${source}: ${message}`,
-    ]);
+    throw syntaxError(error, text, source, asJson ? 'JSON' : 'YAML');
   }
   return validateRules(document, source);
+}
+
+/**
+ * A parse error as `<file>: not valid YAML (line L, column C): <reason>`, then the line itself with a caret
+ * under the column (when the parser tells where).
+ */
+function syntaxError(
+  error: unknown,
+  text: string,
+  source: string,
+  format: 'JSON' | 'YAML',
+): RulesConfigError {
+  const first = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+  const where = errorPosition(error, text);
+  const reason = first
+    .replace(/ at line \d+, column \d+:?$/, '')
+    .replace(/ in JSON at position \d+.*$|,? ?\(line \d+ column \d+\)$/, '');
+  if (!where)
+    return new RulesConfigError(`${source}: not valid ${format}: ${reason}`, [`${source}: ${reason}`]);
+  const problem = `${source}: not valid ${format} (line ${where.line}, column ${where.col}): ${reason}`;
+  const lineText = text.split('\n')[where.line - 1] ?? '';
+  const gutter = `${String(where.line).padStart(5)} | `;
+  const frame = `${gutter}${lineText}\n${' '.repeat(gutter.length + where.col - 1)}^`;
+  return new RulesConfigError(`${problem}\n${frame}`, [problem]);
+}
+
+/** Line and column (from 1) of a YAML or JSON parse error, when it says. */
+function errorPosition(error: unknown, text: string): { line: number; col: number } | undefined {
+  if (error instanceof YAMLParseError) return error.linePos?.[0];
+  const offset = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (offset === undefined) return undefined;
+  const before = text.slice(0, Number(offset)).split('\n');
+  return { line: before.length, col: (before.at(-1)?.length ?? 0) + 1 };
 }

@@ -15,7 +15,12 @@
  * - no false delete (checked when the event is handed to the bus), no spurious update, no invented state;
  * - a duplicate delivery shares its eventId and two different changes never share one.
  *
- * FAULT_CASES (default 300), FAULT_DYNAMO_CASES (default a sixth of it) and FAULT_SEED change the run;
+ * A second property drives a resync whose deliveries fail at random positions (single events, or an outage
+ * from some event on), then its continuation by plain polls that fail too: every customer reaches the
+ * consumer under one eventId from the resync on, the consumer ends with the source, and the resync ends.
+ *
+ * FAULT_CASES (default 300), FAULT_DYNAMO_CASES (default a sixth of it), FAULT_RESYNC_CASES (default a
+ * third of it) and FAULT_SEED change the run;
  * the figures are printed at the end.
  */
 import fc from 'fast-check';
@@ -37,11 +42,13 @@ import {
   canonicalOf,
   checkEvents,
   customerDetails,
+  customersWithSeveralEventIds,
   diffStates,
   FlakyBatches,
   GuardedBus,
   noMetrics,
   PageShift,
+  PersistentFailures,
   ProcessLife,
   silentLog,
   suiteClient,
@@ -249,6 +256,74 @@ const figures = {
 const startedAt = Date.now();
 
 // ---------------------------------------------------------------------------------------------------
+// The source's history
+
+/**
+ * Applies mutations to the sandbox and remembers every state each customer had (canonical JSON), to catch
+ * invented states. Ids are never reused (as in Nutcache): front ids below the generated range, back ids
+ * above it.
+ */
+class SandboxMutator {
+  readonly history = new Map<number, Set<string>>();
+  #nextFrontId = 1_000;
+  #nextBackId = 400_000;
+  readonly #previousValues = new Map<number, { field: string; value: JsonValue }[]>();
+
+  constructor(private readonly sandbox: Sandbox) {
+    for (const customer of sandbox.list()) this.remember(customer.id);
+  }
+
+  remember(id: number): void {
+    const record = this.sandbox.get(id);
+    if (!record) return;
+    const states = this.history.get(id) ?? new Set<string>();
+    states.add(stableStringify(canonicalOf(record)));
+    this.history.set(id, states);
+  }
+
+  apply(m: Mutation): void {
+    const { sandbox } = this;
+    const ids = sandbox.list().map((x) => x.id);
+    const pick = (n: number): number | undefined => (ids.length === 0 ? undefined : ids[n % ids.length]);
+    switch (m.kind) {
+      case 'create': {
+        const id = m.front ? this.#nextFrontId++ : this.#nextBackId++;
+        sandbox.create({ id, name: `${m.name} ${id}` });
+        this.remember(id);
+        return;
+      }
+      case 'edit': {
+        const id = pick(m.pick);
+        if (id === undefined) return;
+        const before = canonicalOf(sandbox.get(id))[m.field] ?? null;
+        const stack = this.#previousValues.get(id) ?? [];
+        stack.push({ field: m.field, value: before });
+        this.#previousValues.set(id, stack);
+        sandbox.update(id, { [m.field]: m.value });
+        this.remember(id);
+        return;
+      }
+      case 'revert': {
+        const id = pick(m.pick);
+        const last = id === undefined ? undefined : this.#previousValues.get(id)?.pop();
+        if (id === undefined || !last) return;
+        sandbox.update(id, { [last.field]: last.value });
+        this.remember(id);
+        return;
+      }
+      case 'delete': {
+        const id = pick(m.pick);
+        if (id !== undefined) sandbox.remove(id);
+        return;
+      }
+      case 'casing':
+        sandbox.setKeyCasing(m.casing);
+        return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // One case
 
 /** Where the snapshots live: the in-memory store, or the DynamoDB store on dynalite with flaky batches. */
@@ -277,61 +352,9 @@ async function exercise(sandbox: Sandbox, c: Case, backend: Backend): Promise<vo
   const life = new ProcessLife();
   const violations = new Violations();
 
-  // History of every state each customer had (canonical JSON), to catch invented states.
-  const history = new Map<number, Set<string>>();
-  const remember = (id: number): void => {
-    const record = sandbox.get(id);
-    if (!record) return;
-    const states = history.get(id) ?? new Set<string>();
-    states.add(stableStringify(canonicalOf(record)));
-    history.set(id, states);
-  };
-  for (const customer of sandbox.list()) remember(customer.id);
-
-  // Ids are never reused (as in Nutcache): front ids below the generated range, back ids above it.
-  let nextFrontId = 1_000;
-  let nextBackId = 400_000;
-  const previousValues = new Map<number, { field: string; value: JsonValue }[]>();
-
-  const applyMutation = (m: Mutation): void => {
-    const ids = sandbox.list().map((x) => x.id);
-    const pick = (n: number): number | undefined => (ids.length === 0 ? undefined : ids[n % ids.length]);
-    switch (m.kind) {
-      case 'create': {
-        const id = m.front ? nextFrontId++ : nextBackId++;
-        sandbox.create({ id, name: `${m.name} ${id}` });
-        remember(id);
-        return;
-      }
-      case 'edit': {
-        const id = pick(m.pick);
-        if (id === undefined) return;
-        const before = canonicalOf(sandbox.get(id))[m.field] ?? null;
-        const stack = previousValues.get(id) ?? [];
-        stack.push({ field: m.field, value: before });
-        previousValues.set(id, stack);
-        sandbox.update(id, { [m.field]: m.value });
-        remember(id);
-        return;
-      }
-      case 'revert': {
-        const id = pick(m.pick);
-        const last = id === undefined ? undefined : previousValues.get(id)?.pop();
-        if (id === undefined || !last) return;
-        sandbox.update(id, { [last.field]: last.value });
-        remember(id);
-        return;
-      }
-      case 'delete': {
-        const id = pick(m.pick);
-        if (id !== undefined) sandbox.remove(id);
-        return;
-      }
-      case 'casing':
-        sandbox.setKeyCasing(m.casing);
-        return;
-    }
-  };
+  const mutator = new SandboxMutator(sandbox);
+  const { history } = mutator;
+  const applyMutation = (m: Mutation): void => mutator.apply(m);
 
   // The store, with crash and failure injection through its beforeOperation hook.
   let armedCrash: { point: StoreFaultPoint; skip: number } | undefined;
@@ -573,5 +596,117 @@ describe('the guarantees under random faults', () => {
       }
     },
     Math.max(240_000, DYNAMO_CASES * 10_000),
+  );
+});
+
+// ---------------------------------------------------------------------------------------------------
+// A resync whose deliveries fail, then its continuation
+
+const RESYNC_CASES = Number(process.env.FAULT_RESYNC_CASES ?? Math.max(30, Math.round(CASES / 3)));
+
+/** One poll of the resync (the first) or of its continuation, with the deliveries that fail in it. */
+const resyncPollArb = fc.record({
+  chunkSize: fc.constantFrom(1, 2, 3, 7, 500),
+  failing: fc.uniqueArray(fc.nat({ max: 20 }), { maxLength: 4 }),
+  outageFrom: fc.option(fc.nat({ max: 16 }), { freq: 2 }),
+});
+
+const resyncCaseArb = fc.record({
+  initialCustomers: fc.integer({ min: 1, max: 14 }),
+  /** Changes between the initial load and the resync: the resync sends them as changes. */
+  before: fc.array(mutationArb, { maxLength: 4 }),
+  polls: fc.array(resyncPollArb, { minLength: 1, maxLength: 4 }),
+  seed: fc.nat({ max: 999 }),
+});
+
+type ResyncCase = typeof resyncCaseArb extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * The initial load, some changes, then a resync whose deliveries fail at the given positions and plain
+ * polls (its continuation, failing too), then a clean poll: every customer reached the consumer under one
+ * eventId since the resync began, the consumer has exactly the source, and the resync is over.
+ */
+async function runResyncCase(c: ResyncCase): Promise<string[]> {
+  const sandbox = await startSandbox({
+    documented: false,
+    generated: c.initialCustomers,
+    seed: c.seed,
+    rateLimit: null,
+  });
+  try {
+    const clock = virtualClock(Date.parse('2026-03-01T08:00:00Z'));
+    const memoryBus = new MemoryBus();
+    const store = new InMemorySnapshotStore({ clock });
+    const deadLetters = new MemoryDeadLetterSink(clock);
+    const source = suiteClient(sandbox, clock);
+    const deps = { source, store, bus: memoryBus, deadLetters, clock, log: silentLog, metrics: noMetrics };
+    const org = sandbox.organizationGuid;
+    const poll = (options: { chunkSize?: number; mode?: 'resync' } = {}) => {
+      clock.advance(POLL_INTERVAL_MS);
+      return runPoll(deps, { organizationGuid: org, pageLimit: PAGE_LIMIT, ...options });
+    };
+
+    const mutator = new SandboxMutator(sandbox);
+    expect((await poll()).outcome).toBe('success');
+    for (const m of c.before) mutator.apply(m);
+    const resyncStart = memoryBus.accepted.length;
+    for (const [i, step] of c.polls.entries()) {
+      const failures = new PersistentFailures(new Set(step.failing), step.outageFrom);
+      memoryBus.failEntries(failures.fault);
+      await poll({ chunkSize: step.chunkSize, ...(i === 0 ? { mode: 'resync' as const } : {}) });
+      memoryBus.clearFaults();
+      resyncFigures.failedDeliveries += failures.failed;
+    }
+    const final = await poll();
+    expect(final.outcome, final.error).toBe('success');
+    resyncFigures.polls += c.polls.length + 1;
+
+    const violations = new Violations();
+    const all = customerDetails(memoryBus.accepted);
+    checkEvents(all, mutator.history, violations);
+    const sinceResync = customerDetails(memoryBus.accepted.slice(resyncStart));
+    resyncFigures.events += sinceResync.length;
+    for (const v of customersWithSeveralEventIds(sinceResync)) violations.add(v);
+    const reached = new Set(sinceResync.map((d) => d.customerId));
+    for (const { id } of sandbox.list()) {
+      if (!reached.has(id)) violations.add(`customer ${id} was not sent by the resync`);
+    }
+    const consumer = new ContractConsumer();
+    for (const d of all) consumer.apply(d);
+    for (const d of diffStates(consumer.state, canonicalMap(sandbox))) violations.add(d);
+    // The resync is over: one more poll sends nothing.
+    const acceptedBefore = memoryBus.accepted.length;
+    const after = await poll();
+    if (after.outcome !== 'success' || memoryBus.accepted.length !== acceptedBefore) {
+      violations.add(`the poll after the resync sent ${memoryBus.accepted.length - acceptedBefore} events`);
+    }
+    return violations.list;
+  } finally {
+    await sandbox.close();
+  }
+}
+
+const resyncFigures = { cases: 0, polls: 0, failedDeliveries: 0, events: 0 };
+
+describe('a resync whose deliveries fail, then its continuation', () => {
+  afterAll(() => {
+    process.stdout.write(
+      `resync fault suite: ${resyncFigures.cases} cases (seed ${SEED}), ${resyncFigures.polls} polls, ` +
+        `${resyncFigures.failedDeliveries} failed deliveries, ${resyncFigures.events} events since the resyncs began\n`,
+    );
+  });
+
+  it(
+    'delivers every customer under one event id, whatever deliveries fail',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(resyncCaseArb, async (c) => {
+          resyncFigures.cases += 1;
+          expect(await runResyncCase(c)).toEqual([]);
+        }),
+        { numRuns: RESYNC_CASES, seed: SEED + 2 },
+      );
+    },
+    Math.max(120_000, RESYNC_CASES * 2_000),
   );
 });

@@ -22,7 +22,7 @@ import { NutcacheClient } from '../../shared/nutcache/client.ts';
 import { normalizeCustomer } from '../../shared/nutcache/normalize.ts';
 import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import type { BusEntry, BusEntryResult, Clock, EventBus, Log, MetricsSink } from '../../shared/ports.ts';
-import { SimulatedCrash } from '../../shared/publish/memory.ts';
+import { type EntryFault, SimulatedCrash } from '../../shared/publish/memory.ts';
 import { TestClock } from '../support/clock.ts';
 
 /** Virtual time: `sleep` moves the clock forward at once (after letting pending I/O run). */
@@ -303,4 +303,48 @@ export class FlakyBatches {
       },
     });
   }
+}
+
+/**
+ * Delivery failures that outlast the publisher's retries (an endpoint answering 500 to one event, or down
+ * from some point on): events are numbered in the order the bus first sees them, and the chosen ones fail
+ * on every attempt with a retryable code, so the poll gives them up as failed.
+ */
+export class PersistentFailures {
+  readonly #order = new Map<string, number>();
+  failed = 0;
+
+  /** `failing`: positions that fail; `outageFrom`: every position from this one fails too. */
+  constructor(
+    private readonly failing: ReadonlySet<number>,
+    private readonly outageFrom: number | null,
+  ) {}
+
+  readonly fault: EntryFault = (entry) => {
+    const { eventId } = JSON.parse(entry.detail) as { eventId: string };
+    let position = this.#order.get(eventId);
+    if (position === undefined) {
+      position = this.#order.size;
+      this.#order.set(eventId, position);
+    }
+    const fails = this.failing.has(position) || (this.outageFrom !== null && position >= this.outageFrom);
+    if (fails) this.failed += 1;
+    return fails ? 'InternalFailure' : undefined;
+  };
+}
+
+/**
+ * "Every duplicate carries the same event id", for a stretch of polls in which the source stood still: each
+ * customer reached the consumer under at most one eventId.
+ */
+export function customersWithSeveralEventIds(details: readonly CustomerChangeDetail[]): string[] {
+  const ids = new Map<number, Set<string>>();
+  for (const d of details) {
+    const set = ids.get(d.customerId) ?? new Set<string>();
+    set.add(d.eventId);
+    ids.set(d.customerId, set);
+  }
+  return [...ids]
+    .filter(([, set]) => set.size > 1)
+    .map(([id, set]) => `customer ${id} delivered under ${set.size} event ids`);
 }

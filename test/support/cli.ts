@@ -50,3 +50,20 @@ export function runNode(
     });
   });
 }
+
+/** The environment of a user whose Nutcache credentials are the sandbox's, with `home` as HOME. */
+export function sandboxCliEnv(
+  sandbox: {
+    readonly organizationGuid: string;
+    readonly credentials: { readonly apiKey: string; readonly username: string; readonly password: string };
+  },
+  home: string,
+): Record<string, string> {
+  return {
+    HOME: home,
+    NUTCACHE_API_KEY: sandbox.credentials.apiKey,
+    NUTCACHE_USERNAME: sandbox.credentials.username,
+    NUTCACHE_PASSWORD: sandbox.credentials.password,
+    NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
+  };
+}

@@ -1,6 +1,6 @@
 /**
  * Phase: list every customer, keeping only what differs from the index (new and changed customers, and the
- * unchanged ones a resync reports). Stops early, without deciding any deletion, at the deadline, when the
+ * unchanged ones a resync reports, except those it already sent). Stops early, without deciding any deletion, at the deadline, when the
  * request allowance is spent, or when the listing fails.
  */
 import { type CanonicalCustomer, customerDigest } from '../../customer.ts';
@@ -21,10 +21,13 @@ export class Observations {
   readonly resyncUnchanged = new ObservedCustomers();
   readonly #run: PollRun;
   readonly #index: ReadonlyMap<number, string>;
+  readonly #sentByResync: ReadonlySet<number>;
 
-  constructor(run: PollRun, index: ReadonlyMap<number, string>) {
+  /** `sentByResync`: unchanged customers the resync has sent already (re-published from its journal). */
+  constructor(run: PollRun, index: ReadonlyMap<number, string>, sentByResync: ReadonlySet<number>) {
     this.#run = run;
     this.#index = index;
+    this.#sentByResync = sentByResync;
   }
 
   /** Compares one valid customer with the index. */
@@ -46,7 +49,7 @@ export class Observations {
     }
     if (this.#index.get(customer.id) === hash) {
       counts.unchanged += 1;
-      if (mode === 'resync') this.resyncUnchanged.add(customer, hash);
+      if (mode === 'resync' && !this.#sentByResync.has(customer.id)) this.resyncUnchanged.add(customer, hash);
     } else {
       this.changed.add(customer, hash);
     }
@@ -61,8 +64,16 @@ export interface Listing {
   readonly stop?: Stop;
 }
 
-export async function listCustomers(run: PollRun, index: ReadonlyMap<number, string>): Promise<Listing> {
-  const observations = new Observations(run, index);
+/**
+ * `sentByResync`: customers whose journaled event this poll re-published; a resync does not send them again
+ * (they are unchanged since, and a second event would carry another id).
+ */
+export async function listCustomers(
+  run: PollRun,
+  index: ReadonlyMap<number, string>,
+  sentByResync: ReadonlySet<number> = new Set(),
+): Promise<Listing> {
+  const observations = new Observations(run, index, sentByResync);
   const { source } = run.deps;
   const { counts, options } = run;
   try {

@@ -1,7 +1,7 @@
 /**
- * Phase: finish what a crashed poll left in flight. Each journal batch is re-published (same eventIds, same
- * payload) and committed before anything is compared, so whatever consumers may have seen becomes the
- * baseline of this poll's comparison.
+ * Phase: finish what an earlier poll left in the journal (it crashed, its delivery failed, or it parked the
+ * rest of a resync). Each journal batch is re-published (same eventIds, same payload) and committed before
+ * anything is compared, so whatever consumers may have seen becomes the baseline of this poll's comparison.
  */
 import type { JournalPublishCommit } from '../journal-publish-commit.ts';
 import { nearDeadline, type PollRun, type Stop } from '../poll-run.ts';
@@ -20,7 +20,7 @@ export async function recoverJournal(
       return { outcome: 'deadline' };
     }
     counts.recoveredFromJournal += batch.entries.length;
-    deps.log.info('re-publishing events journaled by an unfinished poll', {
+    deps.log.info('re-publishing events an earlier poll journaled but did not deliver', {
       ...runLog,
       journalKey: batch.key,
       events: batch.entries.length,
