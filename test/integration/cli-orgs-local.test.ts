@@ -68,6 +68,15 @@ describe('nutcache-cdc orgs and poll --all in local mode', () => {
     expect(() => statSync(join(dir, 'dynamodb'))).toThrow();
   });
 
+  it('refuses set without a change and an interval out of range with exit 64', async () => {
+    const set = await orgs(['set', HEALTHY[0] ?? ''], {});
+    expect(set.code).toBe(64);
+    expect(set.stderr).toContain('give --every, --label or --api-key-group');
+    const every = await orgs(['add', HEALTHY[0] ?? '', '--every', '0'], envOf(KEY_A, dir));
+    expect(every.code).toBe(64);
+    expect(every.stderr).toContain('--every must be a whole number of minutes from 1 to 1440');
+  });
+
   it('registers 30 organizations with orgs add, credentials only from the environment, files 0600', async () => {
     for (const [i, org] of HEALTHY.entries()) {
       const key = i < 20 ? KEY_A : KEY_B;
