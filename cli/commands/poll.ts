@@ -67,6 +67,7 @@ Behaviour:
                             host, a stuck poll); refused while it is a running process of this host
   --daily-budget N          Nutcache requests a day for this API key (default ${DEFAULT_DAILY_BUDGET})
   --watch                   poll again and again (Ctrl-C stops after the current step)
+  --all                     poll every registered organization once (nutcache-cdc poll --all --help)
   --interval SECONDS        pause between polls with --watch (default 300; lengthened under 429s or a low budget)
   --verbose                 log progress details on stderr (a failure shows one line and a hint without it)
   -h, --help                this help
@@ -159,6 +160,8 @@ function checkDestinations(values: PollValues): void {
 }
 
 export async function runPollCommand(argv: string[], command: 'poll' | 'resync'): Promise<number> {
+  if (command === 'poll' && argv.includes('--all'))
+    return (await import('../lib/poll-all.ts')).runPollAll(argv);
   const values = parseCommandLine(command, argv, OPTIONS, { usage: briefUsage(command) });
   if (typeof values === 'number') return values;
   if (values.help) return showHelp(help(command));
