@@ -20,6 +20,7 @@ export const POLL_OUTCOME_METRICS = [
   'PollBusy',
   'PollDeferred',
   'PollUnconfigured',
+  'PollSkipped',
   'PollDeadline',
 ] as const;
 /** Customer changes found, and mass deletions held back. */

@@ -4,7 +4,6 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { OrganizationConfig } from '../config.ts';
 import {
   CUSTOMER_CHANGE_METRICS,
   EVENT_METRICS,
@@ -22,7 +21,6 @@ export interface DashboardProps {
   readonly poller: lambda.IFunction;
   readonly deadLetterQueue: sqs.IQueue;
   readonly pollFailureQueue: sqs.IQueue;
-  readonly organizations: readonly OrganizationConfig[];
 }
 
 const graph = (title: string, metrics: cloudwatch.IMetric[], width = 8) =>
@@ -78,15 +76,6 @@ function queueAndOrganizationGraphs(props: DashboardProps): cloudwatch.IWidget[]
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'Unpublishable events' }),
         props.pollFailureQueue.metricApproximateNumberOfMessagesVisible({ label: 'Failed polls' }),
       ],
-      12,
-    ),
-    graph(
-      'Successful polls per organization',
-      props.organizations.map((org) =>
-        props.pollerMetrics.organizationMetric('PollSucceeded', org.organizationGuid, {
-          label: org.label ?? org.organizationGuid,
-        }),
-      ),
       12,
     ),
   ];

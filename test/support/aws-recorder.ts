@@ -33,6 +33,8 @@ export interface StandInSecret {
   readonly value: string;
   /** A customer-managed KMS key: reading the secret then also needs `kms:Decrypt` on it. */
   readonly kmsKeyArn?: string;
+  /** The secret's tags: a request on it carries them as `aws:ResourceTag/<key>` (ABAC). */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface StandInEventSourceMapping {
@@ -272,7 +274,8 @@ function secretsHandler(options: AwsRecorderOptions): Handler {
     const id = String(parseJson(body).SecretId ?? '');
     const secret = findSecret(options.secrets, id);
     const resource = secret?.arn ?? (id.startsWith('arn:') ? id : arn('secretsmanager', `secret:${id}`));
-    record(`secretsmanager:${operation}`, resource);
+    const tags = Object.entries(secret?.tags ?? {}).map(([k, v]) => [`aws:ResourceTag/${k}`, v]);
+    record(`secretsmanager:${operation}`, resource, Object.fromEntries(tags));
     if (secret?.kmsKeyArn && operation === 'GetSecretValue') {
       // Secrets Manager decrypts with the caller's permissions (kms:ViaService names the service).
       record('kms:Decrypt', secret.kmsKeyArn, {
