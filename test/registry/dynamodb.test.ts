@@ -1,13 +1,12 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeploymentRecord } from '../../shared/registry/deployment.ts';
 import { DynamoOrganizationRegistry } from '../../shared/registry/dynamodb.ts';
 import { listAll, OrganizationExistsError, OrganizationNotFoundError } from '../../shared/registry/port.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import { TestClock } from '../support/clock.ts';
-import { guid, organization } from './helpers.ts';
+import { deploymentRecord, guid, organization } from './helpers.ts';
 
 const TABLE = 'nutcache-cdc-registry-test';
 let local: LocalDynamo;
@@ -110,17 +109,7 @@ describe('DynamoOrganizationRegistry on dynalite', () => {
   it('round-trips the deployment record and reports a table without one', async () => {
     const { registry, client, tableName } = await freshRegistry();
     expect(await registry.getDeployment()).toBeUndefined();
-    const record: DeploymentRecord = {
-      environment: 'prod',
-      region: 'eu-west-1',
-      scheduleGroupName: 'nutcache-cdc-prod',
-      pollQueueArn: 'arn:aws:sqs:eu-west-1:123456789012:nutcache-cdc-prod-polls.fifo',
-      schedulerRoleArn: 'arn:aws:iam::123456789012:role/scheduler',
-      scheduleDeadLetterQueueArn: 'arn:aws:sqs:eu-west-1:123456789012:poll-failures',
-      secretNamePrefix: 'nutcache-cdc/prod/organizations/',
-      secretTag: { key: 'nutcache-cdc:environment', value: 'prod' },
-      eventBusName: 'nutcache-cdc-prod',
-    };
+    const record = deploymentRecord();
     await registry.putDeployment(record);
     expect(await registry.getDeployment()).toEqual(record);
     const raw = await client.send(
