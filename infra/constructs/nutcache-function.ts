@@ -65,6 +65,8 @@ export interface NutcacheFunctionProps {
   /** Directory holding package.json and package-lock.json. @default - found from the entry */
   readonly projectRoot?: string;
   readonly depsLockFilePath?: string;
+  /** Files copied next to the bundle, read by the handler at run time (the registrar's organizations). */
+  readonly extraFiles?: readonly string[];
 }
 
 /**
@@ -78,6 +80,16 @@ export function multivaluedKeyCondition(
   values: readonly string[],
 ): Record<string, Record<string, unknown>> {
   return { [operator]: { [key]: [...values] }, Null: { [key]: 'false' } };
+}
+
+/** Bundling hooks that copy `files` into the bundle's directory once esbuild is done. */
+function copyAfterBundling(files: readonly string[]) {
+  const quote = (path: string) => `'${path.replace(/'/g, "'\\''")}'`;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_input: string, output: string) => files.map((f) => `cp ${quote(f)} ${quote(output)}/`),
+  };
 }
 
 export class NutcacheFunction extends NodejsFunction {
@@ -140,6 +152,7 @@ export class NutcacheFunction extends NodejsFunction {
         bundleAwsSDK: true,
         externalModules: [],
         forceDockerBundling: false,
+        ...(props.extraFiles?.length ? { commandHooks: copyAfterBundling(props.extraFiles) } : {}),
       },
     });
   }

@@ -10,7 +10,7 @@
  * their resources directly in the stack (not in nested constructs): a resource's logical id, hence the
  * deployed resource, is derived from its construct path, which must not change.
  */
-import { Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { type CustomResource, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -35,6 +35,7 @@ import { secretNamePrefix } from './organization-credentials.ts';
 import { addOutputs } from './outputs.ts';
 import { createPollQueues } from './poll-queue.ts';
 import { createPoller, POLLER_TIMEOUT, pollerServiceName } from './poller.ts';
+import { createRegistrar } from './registrar.ts';
 import { createScheduling, warnAboutScheduleBudgets } from './scheduling.ts';
 import { createServiceAlarms } from './service-alarms.ts';
 import { createState } from './state.ts';
@@ -77,6 +78,8 @@ export class NutcacheCdcStack extends Stack {
   readonly scheduleGroup: scheduler.ScheduleGroup;
   /** The role every organization's schedule assumes (sends to the poll queue). */
   readonly schedulerRole: iam.Role;
+  /** Registers the configuration's organizations and their schedules at every deploy that changes them. */
+  readonly registrar: CustomResource;
   /** Organization secrets are named `<secretNamePrefix><GUID>` (or tagged; organization-credentials.ts). */
   readonly secretNamePrefix: string;
   /** Alarm notifications (only when `alarmEmail` is configured). */
@@ -132,6 +135,15 @@ export class NutcacheCdcStack extends Stack {
     const scheduling = createScheduling(this, env, { ...state, pollQueue: this.pollQueue });
     this.scheduleGroup = scheduling.scheduleGroup;
     this.schedulerRole = scheduling.schedulerRole;
+    // The configuration's organizations, registered at deploy (declarative path)
+    this.registrar = createRegistrar(this, {
+      ...state,
+      ...scheduling,
+      config,
+      pollQueue: this.pollQueue,
+      eventBusName: this.bus.eventBusName,
+      projectRoot: props.projectRoot ?? REPO_ROOT,
+    });
 
     // The service's alarms, dashboard and outputs
     const watched = { ...config, ...state, pollerMetrics: this.pollerMetrics, poller: this.poller };

@@ -12,13 +12,13 @@ import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 
-/** The tag key of the ABAC convention; its value is the environment name. */
-export const SECRET_TAG_KEY = 'nutcache-cdc:environment';
+import { defaultSecretNamePrefix, SECRET_TAG_KEY } from '../../shared/registry/deployment.ts';
+
+/** The tag key of the ABAC convention (its value is the environment name), as the deployment record names it. */
+export { SECRET_TAG_KEY };
 
 /** `nutcache-cdc/<environment>/organizations/`: the name prefix of the environment's organization secrets. */
-export function secretNamePrefix(environmentName: string): string {
-  return `nutcache-cdc/${environmentName}/organizations/`;
-}
+export const secretNamePrefix = defaultSecretNamePrefix;
 
 /** The ARN of this account's and region's secrets whose name matches `namePattern` (`*` as wildcard). */
 export function secretArnPattern(scope: IConstruct, namePattern: string): string {
@@ -63,7 +63,7 @@ export function organizationSecretStatements(
  * How cdk-nag names a resource of a finding: the resolved value with each `{"Ref": X}` written `<X>` (an
  * environment-agnostic stack's partition, region and account), so an acknowledgement names exactly it.
  */
-function nagResourceName(scope: IConstruct, value: string): string {
+export function nagResourceName(scope: IConstruct, value: string): string {
   const resolved: unknown = Stack.of(scope).resolve(value);
   if (typeof resolved === 'string') return resolved;
   const join = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];

@@ -144,6 +144,43 @@ describe('the stack for one organization (defaults)', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'nutcache-cdc-test' });
   });
 
+  it('registers the configured organizations at deploy through a custom resource whose only organization-dependent property is a hash', () => {
+    const [, resource] = only(resourcesOf(template, 'Custom::NutcacheCdcOrganizations'));
+    const props = resource.Properties as Json;
+    expect(props.OrganizationsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(props.Deployment).toMatchObject({
+      environment: 'test',
+      scheduleGroupName: 'nutcache-cdc-test',
+      secretNamePrefix: 'nutcache-cdc/test/organizations/',
+      secretTag: { key: 'nutcache-cdc:environment', value: 'test' },
+    });
+    expect(JSON.stringify(props)).not.toContain(GUID_A);
+    expect(JSON.stringify(resource.DependsOn)).toContain('SchedulerRoleDefaultPolicy');
+  });
+
+  it('lets the registrar manage only registry items, the group’s schedules, and pass only the scheduler role to Scheduler', () => {
+    const registrar = only(
+      resourcesOf(template, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('Registrar')),
+    )[1].Properties as Json;
+    const roleId = ((registrar.Role as Json)['Fn::GetAtt'] as string[])[0] as string;
+    const statements = statementsOfRole(template, roleId);
+    const dynamo = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.map((st) => JSON.stringify(st.Condition)).every((c) => c.includes('REGISTRY#'))).toBe(true);
+    const schedules = only(statements.filter((st) => actionsOf(st).some((a) => a.startsWith('scheduler:'))));
+    expect(actionsOf(schedules).sort()).toEqual([
+      'scheduler:CreateSchedule',
+      'scheduler:DeleteSchedule',
+      'scheduler:UpdateSchedule',
+    ]);
+    expect(JSON.stringify(schedules.Resource)).toContain(':schedule/nutcache-cdc-test/*');
+    const pass = only(statements.filter((st) => actionsOf(st).includes('iam:PassRole')));
+    expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+    expect(JSON.stringify(pass.Resource)).toContain('SchedulerRole');
+    expect(
+      statements.flatMap(actionsOf).filter((a) => !/^(dynamodb|scheduler|iam|xray|logs):/.test(a)),
+    ).toEqual([]);
+  });
+
   it('runs the poller on Node.js 22 / arm64 with no reserved concurrency, the poll timeout and its settings', () => {
     const fn = pollerFunction(template);
     expect(fn).toMatchObject({
