@@ -93,21 +93,26 @@ afterAll(async () => {
 
 const deps = () => ({ registry, scheduler: schedulerClient, log: recordingLog(), now: () => clock.now() });
 
+/** What a poll of the engine needs: the table's store, the in-memory bus and Nutcache, the faked secrets. */
+function pollDeps(bus: MemoryBus, nutcache: FakeSource) {
+  return {
+    store,
+    bus,
+    deadLetters: new MemoryDeadLetterSink(),
+    clock,
+    log: recordingLog(),
+    metrics: new RecordingMetrics(),
+    secrets: new OrganizationSecrets({ client: secretsClient }),
+    createSource: () => nutcache,
+  };
+}
+
 /** One poll as the deployed poller runs it now: the registry, then the organization's secret. */
 async function pollAsDeployed(guid: string, nutcache: FakeSource, bus: MemoryBus) {
   const target = await pollableOrganization(registry, guid);
   if (!('organization' in target)) throw new Error(target.reason);
   return pollOrganization(
-    {
-      store,
-      bus,
-      deadLetters: new MemoryDeadLetterSink(),
-      clock,
-      log: recordingLog(),
-      metrics: new RecordingMetrics(),
-      secrets: new OrganizationSecrets({ client: secretsClient }),
-      createSource: () => nutcache,
-    },
+    pollDeps(bus, nutcache),
     { organizationGuid: guid, secretArn: target.secretArn },
     {
       organizationGuid: guid,
@@ -183,16 +188,7 @@ describe('upgrading a deployment of the previous version', () => {
     // The previous version: the poller polled the organization its ORGANIZATIONS variable listed.
     const before = new MemoryBus();
     const first = await pollOrganization(
-      {
-        store,
-        bus: before,
-        deadLetters: new MemoryDeadLetterSink(),
-        clock,
-        log: recordingLog(),
-        metrics: new RecordingMetrics(),
-        secrets: new OrganizationSecrets({ client: secretsClient }),
-        createSource: () => nutcache,
-      },
+      pollDeps(before, nutcache),
       { organizationGuid: UPGRADED, secretArn: secretArn(UPGRADED) },
       { organizationGuid: UPGRADED, initialEvents: 'snapshot', eventSource: 'nutcache.customers' },
     );
