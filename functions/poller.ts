@@ -133,11 +133,42 @@ async function pollOne({ input, messageId }: PollRequest, deadline: number): Pro
     dependenciesFor(target.organization, deadline),
     { organizationGuid: guid, secretArn: target.secretArn },
     pollOptions(input, target.organization, deadline),
-  );
+  ).catch(async (error: unknown) => {
+    // A secret that cannot be read fails the poll by throwing: the organization may be stale all the same.
+    await reportStaleness(target.organization, 'failed');
+    throw error;
+  });
+  await reportStaleness(target.organization, summary.outcome);
   // A failed poll is an error (alarms, retries); busy, partial, deadline, deferred and unconfigured polls
   // are not: what they left undone is redone by the next scheduled poll.
   if (summary.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown error'}`);
   return summary;
+}
+
+/** Intervals without a successful poll after which an organization is stale (docs/organizations.md). */
+const staleAfterIntervals = Number(process.env[ENV.staleAfterIntervals] || '3');
+
+/**
+ * Names a stale organization: one `organization stale` log line (the dashboard's "top stale organizations"
+ * query reads them) and one `OrganizationStale` count (the one stale-organizations alarm adds them up),
+ * whatever the number of organizations. Stale: no successful poll for `staleAfterIntervals` intervals.
+ */
+async function reportStaleness(
+  organization: RegisteredOrganization,
+  outcome: PollSummary['outcome'],
+): Promise<void> {
+  if (outcome === 'success') return;
+  const state = await store.getOrgState(organization.organizationGuid);
+  const since = state?.lastSuccessAt ?? organization.createdAt;
+  const staleMinutes = Math.floor((Date.now() - Date.parse(since)) / 60_000);
+  if (staleMinutes < organization.everyMinutes * staleAfterIntervals) return;
+  metricsSink.count('OrganizationStale');
+  logger.warn('organization stale', {
+    organizationGuid: organization.organizationGuid,
+    outcome,
+    lastSuccessAt: state?.lastSuccessAt ?? null,
+    staleMinutes,
+  });
 }
 
 /**

@@ -48,6 +48,7 @@ export const POLLER_METRIC_NAMES = [
   ...EVENT_METRICS,
   ...NUTCACHE_REQUEST_METRICS,
   'PollDurationMs',
+  'OrganizationStale',
 ] as const;
 export type PollerMetricName = (typeof POLLER_METRIC_NAMES)[number];
 

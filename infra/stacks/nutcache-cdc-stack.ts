@@ -148,7 +148,12 @@ export class NutcacheCdcStack extends Stack {
     // The service's alarms, dashboard and outputs
     const watched = { ...config, ...state, pollerMetrics: this.pollerMetrics, poller: this.poller };
     for (const alarm of createServiceAlarms(this, watched)) this.addAlarm(alarm);
-    this.dashboard = createDashboard(this, { ...watched, alarms: this.alarms });
+    this.dashboard = createDashboard(this, {
+      ...watched,
+      ...queues,
+      alarms: this.alarms,
+      pollerLogGroup: this.poller.logGroup,
+    });
     addOutputs(this, {
       ...state,
       ...eventBus,

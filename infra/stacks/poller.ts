@@ -84,7 +84,8 @@ export function createPoller(scope: Construct, props: PollerProps): NutcacheFunc
     .useTable(props.table, POLLER_TABLE_ACTIONS)
     .useBus(props.bus, config.eventSource)
     .useDeadLetterQueue(props.deadLetterQueue)
-    .withSetting(ENV.dailyRequestBudget, String(config.dailyRequestBudget));
+    .withSetting(ENV.dailyRequestBudget, String(config.dailyRequestBudget))
+    .withSetting(ENV.staleAfterIntervals, String(config.staleAfterIntervals));
   grantOrganizationSecrets(poller.role as iam.IRole, config.environmentName);
   // One message per invocation: a failed poll is reported as that message's failure, so SQS hands it out
   // again (up to the queue's maxReceiveCount, then the dead-letter queue) without repeating other polls.

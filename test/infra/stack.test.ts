@@ -200,6 +200,7 @@ describe('the stack for one organization (defaults)', () => {
         ENV.eventSource,
         ENV.deadLetterQueueUrl,
         ENV.dailyRequestBudget,
+        ENV.staleAfterIntervals,
         'POWERTOOLS_SERVICE_NAME',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_LOG_LEVEL',
@@ -334,6 +335,7 @@ describe('the stack for one organization (defaults)', () => {
     expect(names.sort()).toEqual(
       [
         'nutcache-cdc-test-poll-failures',
+        'nutcache-cdc-test-stale-organizations',
         'nutcache-cdc-test-event-dead-letters',
         'nutcache-cdc-test-poll-failure-queue',
         'nutcache-cdc-test-mass-deletion-held',
@@ -360,6 +362,24 @@ describe('the stack for one organization (defaults)', () => {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     });
+  });
+
+  it('names stale organizations with one alarm and a dashboard query, whatever their number', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'nutcache-cdc-test-stale-organizations',
+      Metrics: [
+        Match.objectLike({
+          Expression: `SELECT SUM(OrganizationStale) FROM SCHEMA("NutcacheCdc", organizationGuid, service) WHERE service = 'nutcache-cdc-poller-test'`,
+        }),
+      ],
+    });
+    const body = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(body).toContain('Top stale organizations');
+    expect(body).toContain("filter message = 'organization stale'");
+    expect(body).toContain('by organizationGuid');
+    expect(
+      (pollerFunction(template).Environment as { Variables: Json }).Variables[ENV.staleAfterIntervals],
+    ).toBe('3');
   });
 
   it('sends no alarm notification when no e-mail is configured', () => {
@@ -429,7 +449,7 @@ describe('the stack for several organizations', () => {
       },
     });
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(7);
     const topicId = only(resourcesOf(template, 'AWS::SNS::Topic'))[0];
     for (const [, alarm] of alarms) {
       expect((alarm.Properties as Json).AlarmActions).toEqual([{ Ref: topicId }]);

@@ -299,6 +299,22 @@ describe('the poller handler', () => {
       ]);
     });
 
+    it('names an organization stale once it had no success for 3 of its intervals: one log line, one metric', async () => {
+      const longAgo = new Date(Date.now() - 4 * 15 * 60_000).toISOString();
+      await store.updateOrgState(MISSING, { lastSuccessAt: longAgo });
+      answerSecrets({});
+      await handler(message(MISSING, 'm-5'), context());
+      const stale = logs().filter((l) => l.message === 'organization stale');
+      expect(stale).toHaveLength(1);
+      expect(stale[0]).toMatchObject({
+        organizationGuid: MISSING,
+        lastSuccessAt: longAgo,
+        outcome: 'failed',
+      });
+      expect(Number(stale[0]?.staleMinutes)).toBeGreaterThanOrEqual(60);
+      expectPerPollMetric('OrganizationStale', MISSING);
+    });
+
     it('skips a paused organization: no secret read, no Nutcache call, no failure', async () => {
       await registry.update(GOOD, { state: 'paused' });
       try {
