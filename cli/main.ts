@@ -32,6 +32,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: 'validate CRM sync rules and test them against an event',
     load: () => import('./commands/rules.ts'),
   },
+  orgs: {
+    summary: 'register, list, pause, resume and remove the organizations to poll',
+    load: () => import('./commands/orgs.ts'),
+  },
 };
 
 function usage(): string {

@@ -47,6 +47,7 @@ Behaviour:
   --allow-mass-deletion     let deletions held by the mass-deletion guard through
   --daily-budget N          Nutcache requests a day for this API key (default ${DEFAULT_DAILY_BUDGET})
   --watch                   poll again and again (Ctrl-C stops)
+  --all                     poll every registered organization once (nutcache-cdc poll --all --help)
   --interval SECONDS        pause between polls with --watch (default 300; lengthened under 429s or a low budget)
   --verbose                 log progress details on stderr
   -h, --help                this help
@@ -152,6 +153,8 @@ function pollSettings(values: PollValues): PollSettings {
 }
 
 export async function runPollCommand(argv: string[], command: 'poll' | 'resync'): Promise<number> {
+  if (command === 'poll' && argv.includes('--all'))
+    return (await import('../lib/poll-all.ts')).runPollAll(argv);
   const values = parseCommandLine(command, argv, OPTIONS);
   if (typeof values === 'number') return values;
   if (values.help) return showHelp(help(command));

@@ -21,6 +21,7 @@ import { EventBridgeBus } from '../../shared/publish/eventbridge.ts';
 import { JsonLinesBus } from '../../shared/publish/jsonl.ts';
 import type { QuotaStore } from '../../shared/quota/budget.ts';
 import { DynamoQuotaStore } from '../../shared/quota/dynamodb.ts';
+import { DynamoOrganizationRegistry } from '../../shared/registry/dynamodb.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { startLocalDynamo } from '../../shared/store/local-dynamo.ts';
@@ -42,6 +43,8 @@ export interface StoreOptions {
 export interface LocalStore {
   readonly store: DynamoSnapshotStore;
   readonly quota: QuotaStore;
+  /** The organization registry in the same table (`nutcache-cdc orgs`, `poll --all`). */
+  readonly registry: DynamoOrganizationRegistry;
   readonly description: string;
   close(): Promise<void>;
 }
@@ -53,6 +56,7 @@ export async function openStore(options: StoreOptions): Promise<LocalStore> {
     return {
       store: new DynamoSnapshotStore({ client: doc, tableName: options.table }),
       quota: new DynamoQuotaStore({ client: doc, tableName: options.table }),
+      registry: new DynamoOrganizationRegistry({ client: doc, tableName: options.table }),
       description: `DynamoDB table ${options.table}`,
       close: async () => client.destroy(),
     };
@@ -65,6 +69,7 @@ export async function openStore(options: StoreOptions): Promise<LocalStore> {
   return {
     store: new DynamoSnapshotStore({ client: doc, tableName: LOCAL_TABLE_NAME }),
     quota: new DynamoQuotaStore({ client: doc, tableName: LOCAL_TABLE_NAME }),
+    registry: new DynamoOrganizationRegistry({ client: doc, tableName: LOCAL_TABLE_NAME }),
     description: options.inMemory
       ? 'embedded DynamoDB (in memory)'
       : `embedded DynamoDB in ${options.stateDir}`,

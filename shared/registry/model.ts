@@ -55,6 +55,11 @@ export const registeredOrganizationSchema = z.object({
   credentials: credentialsRefSchema,
   everyMinutes: everyMinutesSchema,
   apiKeyGroup: z.string().regex(API_KEY_GROUP_PATTERN, 'must be 1-128 letters, digits, - or _'),
+  /** The derived id of the organization's API key (`apiKeyId`, never the key): its daily budget counter. */
+  apiKeyId: z
+    .string()
+    .regex(/^k-[0-9a-f]{32}$/)
+    .optional(),
   baseUrl: z.url().optional(),
   initialEvents: z.enum(['snapshot', 'none']).optional(),
   state: z.enum(['active', 'paused']),
@@ -72,6 +77,7 @@ export const organizationPatchSchema = registeredOrganizationSchema
     credentials: true,
     everyMinutes: true,
     apiKeyGroup: true,
+    apiKeyId: true,
     baseUrl: true,
     initialEvents: true,
     state: true,

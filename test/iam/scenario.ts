@@ -122,7 +122,7 @@ function standInSecrets(
       arn: IMPORTED_SECRET_ARN,
       value: credentials(ORG_C),
       kmsKeyArn: IMPORTED_SECRET_KMS_KEY,
-      tags: { 'nutcache-cdc:environment': ENVIRONMENT },
+      tags: [{ Key: 'nutcache-cdc:environment', Value: ENVIRONMENT }],
     },
     { arn: WEBHOOK_SECRET_ARN, value: JSON.stringify({ secrets: [webhookSecret] }) },
     { arn: inbound, value: INBOUND_SECRET },

@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type StandInSchedule, schedulerHandler, writeSecret } from './aws-recorder-registry.ts';
 import { ACCOUNT, queueUrlToArn, REGION } from './cfn-template.ts';
 import { listenOnLoopback, md5, readBody } from './loopback.ts';
 
@@ -33,8 +34,8 @@ export interface StandInSecret {
   readonly value: string;
   /** A customer-managed KMS key: reading the secret then also needs `kms:Decrypt` on it. */
   readonly kmsKeyArn?: string;
-  /** The secret's tags: a request on it carries them as `aws:ResourceTag/<key>` (ABAC). */
-  readonly tags?: Readonly<Record<string, string>>;
+  /** The tags it was created with (CreateSecret); a request on it carries them as `aws:ResourceTag/<key>` (ABAC). */
+  readonly tags?: readonly { Key: string; Value: string }[];
 }
 
 export interface StandInEventSourceMapping {
@@ -64,7 +65,8 @@ export interface AwsRecorderOptions {
   readonly dynamodbEndpoint: string;
   /** The table's partition key attribute (from its key schema). */
   readonly partitionKey: string;
-  readonly secrets: readonly StandInSecret[];
+  /** Secrets the stand-in holds; CreateSecret and DeleteSecret change this list. */
+  readonly secrets: StandInSecret[];
   readonly eventSourceMappings: StandInEventSourceMapping[];
   /**
    * Enforce IAM like an account: given the calls one request needs, a denial message for the first denied
@@ -83,10 +85,14 @@ export interface AwsRecorder {
   readonly messages: { readonly queueArn: string; readonly body: string }[];
   readonly invocations: Invocation[];
   readonly unsupported: string[];
+  /** Scheduler's schedules by `<group>/<name>`. */
+  readonly schedules: Map<string, StandInSchedule>;
+  /** The secrets it holds now (the options' list, changed by CreateSecret and DeleteSecret). */
+  readonly secrets: StandInSecret[];
   close(): Promise<void>;
 }
 
-interface Exchange {
+export interface Exchange {
   readonly request: IncomingMessage;
   readonly response: ServerResponse;
   readonly body: string;
@@ -271,10 +277,11 @@ function findSecret(secrets: readonly StandInSecret[], id: string): StandInSecre
 function secretsHandler(options: AwsRecorderOptions): Handler {
   return async ({ request, response, body, record, permitted }) => {
     const operation = String(request.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-    const id = String(parseJson(body).SecretId ?? '');
+    const input = parseJson(body);
+    const id = String(input.SecretId ?? input.Name ?? '');
     const secret = findSecret(options.secrets, id);
     const resource = secret?.arn ?? (id.startsWith('arn:') ? id : arn('secretsmanager', `secret:${id}`));
-    const tags = Object.entries(secret?.tags ?? {}).map(([k, v]) => [`aws:ResourceTag/${k}`, v]);
+    const tags = (secret?.tags ?? []).map((t) => [`aws:ResourceTag/${t.Key}`, t.Value]);
     record(`secretsmanager:${operation}`, resource, Object.fromEntries(tags));
     if (secret?.kmsKeyArn && operation === 'GetSecretValue') {
       // Secrets Manager decrypts with the caller's permissions (kms:ViaService names the service).
@@ -284,6 +291,7 @@ function secretsHandler(options: AwsRecorderOptions): Handler {
       });
     }
     if (!(await permitted())) return;
+    if (writeSecret(operation, input, options.secrets, response)) return;
     if (!secret) {
       sendJson(response, 400, {
         __type: 'ResourceNotFoundException',
@@ -535,7 +543,9 @@ export async function startAwsRecorder(options: AwsRecorderOptions): Promise<Aws
   const messages: AwsRecorder['messages'] = [];
   const invocations: Invocation[] = [];
   const unsupported: string[] = [];
+  const schedules = new Map<string, StandInSchedule>();
   const handlers: Record<string, Handler> = {
+    scheduler: schedulerHandler(schedules),
     dynamodb: dynamodbHandler(options),
     secretsmanager: secretsHandler(options),
     events: eventsHandler(events, options.rejectEntry),
@@ -581,6 +591,8 @@ export async function startAwsRecorder(options: AwsRecorderOptions): Promise<Aws
     messages,
     invocations,
     unsupported,
+    schedules,
+    secrets: options.secrets,
     close,
   };
 }

@@ -1,0 +1,300 @@
+/**
+ * `nutcache-cdc poll --all`: polls every active registered organization once, in local mode (registry and
+ * snapshots in the embedded store, credentials in files) or AWS mode (`--table`: the deployment's table,
+ * credentials in Secrets Manager). Each organization has its own lease, credentials and events.
+ * Organizations of one API-key group are polled one after the other through one shared rate limiter
+ * (their daily budget is the key's, counted in the quota store); groups run concurrently, at most
+ * `--concurrency` at a time. One organization's failure (bad credentials, 500s, a missing secret) is
+ * reported and the others go on. Exit status: the worst outcome.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { PollResult } from '../../shared/engine/poll.ts';
+import { NutcacheClient } from '../../shared/nutcache/client.ts';
+import { NutcacheHttpError } from '../../shared/nutcache/errors.ts';
+import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
+import {
+  clientConfigFromSecret,
+  type NutcacheSecret,
+  type SecretReading,
+} from '../../shared/nutcache/secret.ts';
+import type { Log } from '../../shared/ports.ts';
+import { DEFAULT_DAILY_BUDGET } from '../../shared/quota/budget.ts';
+import type { RegisteredOrganization } from '../../shared/registry/model.ts';
+import { OrganizationSecrets } from '../../shared/runtime/organization-secrets.ts';
+import { type PollerServiceDeps, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
+import { systemClock } from '../../shared/util/clock.ts';
+import { RecordingMetrics } from '../../shared/util/metrics.ts';
+import { type OptionValues, parseCommandLine, showHelp, usageError } from './args.ts';
+import { createCliLog } from './log.ts';
+import { credentialsFile, readCredentialsFile } from './org-credentials.ts';
+import { type OrgsContext, openOrgsContext } from './orgs-context.ts';
+import { openPublishing, type Publishing } from './runtime.ts';
+
+const HELP = `Usage: nutcache-cdc poll --all [options]
+
+Polls every active organization registered with 'nutcache-cdc orgs add' once. Organizations of one
+API-key group are polled one at a time through one rate limiter; groups run concurrently.
+
+  --state-dir DIR           local mode (default ./.nutcache-cdc)
+  --table NAME              AWS mode: the deployment's table (standard AWS SDK configuration)
+  --events-file PATH        write events as JSON lines to PATH (default: stdout; in AWS mode the
+                            deployment's event bus unless --events-file or --event-bus is given)
+  --event-bus NAME          publish to this EventBridge bus
+  --pretty                  print events readably on stdout
+  --daily-budget N          Nutcache requests a day per API key (default ${DEFAULT_DAILY_BUDGET})
+  --concurrency N           API-key groups polled at the same time (default 4)
+  --verbose                 log progress details on stderr
+  -h, --help                this help
+
+Prints one line per organization. Exit status: the worst outcome: 1 if any organization failed,
+else 3 if any poll was incomplete, else 75 if any was busy or deferred, else 0; 64 usage.
+`;
+
+const OPTIONS = {
+  all: { type: 'boolean' },
+  'state-dir': { type: 'string' },
+  table: { type: 'string' },
+  'events-file': { type: 'string' },
+  'event-bus': { type: 'string' },
+  pretty: { type: 'boolean' },
+  'daily-budget': { type: 'string' },
+  concurrency: { type: 'string' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = OptionValues<typeof OPTIONS>;
+
+/** Exit statuses from best to worst. */
+const SEVERITY = [0, 75, 3, 1] as const;
+
+export interface OrganizationOutcome {
+  readonly organizationGuid: string;
+  readonly exitCode: number;
+  readonly line: string;
+}
+
+function wholeNumber(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1)
+    throw new Error(`--${name} must be a whole number >= 1, got '${raw}'`);
+  return Number(raw);
+}
+
+export async function runPollAll(argv: string[]): Promise<number> {
+  const values = parseCommandLine('poll', argv, OPTIONS);
+  if (typeof values === 'number') return values;
+  if (values.help) return showHelp(HELP);
+  let settings: { dailyBudget: number; concurrency: number };
+  try {
+    if (values['state-dir'] && values.table) throw new Error('give --state-dir or --table, not both');
+    settings = {
+      dailyBudget: wholeNumber('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET),
+      concurrency: wholeNumber('concurrency', values.concurrency, 4),
+    };
+  } catch (error) {
+    return usageError('poll', (error as Error).message);
+  }
+  const context = await openOrgsContext({
+    ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    ...(values.table ? { table: values.table } : {}),
+  });
+  try {
+    const log = createCliLog(values.verbose ? 'debug' : 'error');
+    const publishing = await openPublishing(publishingOptions(values, context, log));
+    const run = new PollAllRun(context, publishing, log, settings.dailyBudget);
+    try {
+      return report(await run.pollAll(settings.concurrency));
+    } finally {
+      run.close();
+    }
+  } finally {
+    await context.close();
+  }
+}
+
+function publishingOptions(
+  values: Values,
+  context: OrgsContext,
+  log: Log,
+): Parameters<typeof openPublishing>[0] {
+  const eventBus =
+    values['event-bus'] ?? (values['events-file'] ? undefined : context.aws?.deployment.eventBusName);
+  return {
+    stateDir: context.stateDir,
+    log,
+    ...(eventBus ? { eventBus } : {}),
+    ...(values['events-file'] ? { eventsFile: values['events-file'] } : {}),
+    ...(values.pretty ? { pretty: true } : {}),
+  };
+}
+
+function report(outcomes: readonly OrganizationOutcome[]): number {
+  for (const outcome of outcomes) process.stderr.write(`${outcome.line}\n`);
+  const failed = outcomes.filter((o) => o.exitCode === 1).length;
+  const worst = outcomes.reduce(
+    (w, o) => (SEVERITY.indexOf(o.exitCode as 0) > SEVERITY.indexOf(w as 0) ? o.exitCode : w),
+    0,
+  );
+  process.stderr.write(
+    `poll --all: ${outcomes.length} organizations polled, ${outcomes.filter((o) => o.exitCode === 0).length} succeeded, ${failed} failed\n`,
+  );
+  return worst;
+}
+
+/**
+ * The exit status of one organization's poll, as `nutcache-cdc poll` reports it; a poll Nutcache refused
+ * (401, 403, 404: wrong credentials or no access) is a failure that needs the user, not an incomplete poll.
+ */
+function exitCodeOfResult(result: PollResult): number {
+  const refused =
+    result.failure instanceof NutcacheHttpError &&
+    result.failure.status >= 400 &&
+    result.failure.status < 500 &&
+    result.failure.status !== 429;
+  if (refused) return 1;
+  switch (result.outcome) {
+    case 'success':
+      return 0;
+    case 'busy':
+    case 'deferred':
+      return 75;
+    case 'partial':
+    case 'deadline':
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+function outcomeOf(guid: string, result: PollResult): OrganizationOutcome {
+  const exitCode = exitCodeOfResult(result);
+  const word = exitCode === 1 ? 'failed' : result.outcome;
+  const why = result.error ? ` (${result.error.split('\n')[0]})` : '';
+  return {
+    organizationGuid: guid,
+    exitCode,
+    line: `${guid} ${word}${why}: ${result.nutcacheRequests} Nutcache requests, ${result.durationMs} ms`,
+  };
+}
+
+function configuredSecret(reading: SecretReading, id: string): NutcacheSecret {
+  if (reading.state === 'unconfigured') throw new Error(`its credentials (${id}) are not filled in`);
+  return reading.secret;
+}
+
+class PollAllRun {
+  /** Secrets Manager, for organizations whose credentials are a secret (created on first use). */
+  #secrets: OrganizationSecrets | undefined;
+  #ownClient: SecretsManagerClient | undefined;
+
+  constructor(
+    private readonly context: OrgsContext,
+    private readonly publishing: Publishing,
+    private readonly log: Log,
+    private readonly dailyBudget: number,
+  ) {}
+
+  close(): void {
+    this.#ownClient?.destroy();
+  }
+
+  /** Every active organization once, groups concurrently (at most `concurrency`), each group in turn. */
+  async pollAll(concurrency: number): Promise<OrganizationOutcome[]> {
+    const groups = new Map<string, RegisteredOrganization[]>();
+    for await (const org of this.context.registry.list()) {
+      if (org.state !== 'active') continue;
+      groups.set(org.apiKeyGroup, [...(groups.get(org.apiKeyGroup) ?? []), org]);
+    }
+    const queue = [...groups.values()];
+    const outcomes: OrganizationOutcome[] = [];
+    const worker = async () => {
+      for (let group = queue.shift(); group; group = queue.shift())
+        outcomes.push(...(await this.pollGroup(group)));
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    return outcomes;
+  }
+
+  private async pollGroup(group: readonly RegisteredOrganization[]): Promise<OrganizationOutcome[]> {
+    const limiter = new SlidingWindowLimiter({}, systemClock);
+    const outcomes: OrganizationOutcome[] = [];
+    for (const org of group) outcomes.push(await this.pollOne(org, limiter));
+    return outcomes;
+  }
+
+  private async pollOne(
+    org: RegisteredOrganization,
+    limiter: SlidingWindowLimiter,
+  ): Promise<OrganizationOutcome> {
+    const guid = org.organizationGuid;
+    try {
+      const secrets = this.secretsFor(org);
+      const id = this.credentialsId(org);
+      const first = await secrets.read(id);
+      if (first.state === 'unconfigured') {
+        return {
+          organizationGuid: guid,
+          exitCode: 1,
+          line: `${guid} failed: its credentials (${id}) are not filled in`,
+        };
+      }
+      const result = await pollWithCredentials(
+        {
+          ...this.sharedDeps(),
+          getSecret: async (fresh) =>
+            fresh ? configuredSecret(await secrets.read(id, { fresh }), id) : first.secret,
+          canRefreshSecret: org.credentials.kind === 'secretsManager',
+          createSource: (secret) => this.client(org, secret, limiter),
+        },
+        { organizationGuid: guid, initialEvents: org.initialEvents ?? 'snapshot' },
+      );
+      return outcomeOf(guid, result);
+    } catch (error) {
+      const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      return { organizationGuid: guid, exitCode: 1, line: `${guid} failed: ${message}` };
+    }
+  }
+
+  private sharedDeps(): Omit<PollerServiceDeps, 'getSecret' | 'createSource'> {
+    return {
+      store: this.context.store,
+      bus: this.publishing.bus,
+      deadLetters: this.publishing.deadLetters,
+      clock: systemClock,
+      log: this.log,
+      metrics: new RecordingMetrics(),
+      quota: { store: this.context.quota, dailyBudget: this.dailyBudget },
+    };
+  }
+
+  /** A Nutcache client of the organization, through its group's rate limiter. */
+  private client(
+    org: RegisteredOrganization,
+    secret: NutcacheSecret,
+    limiter: SlidingWindowLimiter,
+  ): NutcacheClient {
+    return new NutcacheClient({
+      ...clientConfigFromSecret({ ...secret, ...(org.baseUrl ? { baseUrl: org.baseUrl } : {}) }),
+      logger: this.log,
+      clock: systemClock,
+      rateLimit: limiter,
+    });
+  }
+
+  private credentialsId(org: RegisteredOrganization): string {
+    return org.credentials.kind === 'localFile'
+      ? credentialsFile(this.context.stateDir, org.organizationGuid)
+      : org.credentials.secretArn;
+  }
+
+  private secretsFor(org: RegisteredOrganization): Pick<OrganizationSecrets, 'read'> {
+    if (org.credentials.kind === 'localFile') return { read: async (file) => readCredentialsFile(file) };
+    if (!this.#secrets) {
+      const client = this.context.aws?.secrets ?? new SecretsManagerClient({});
+      if (!this.context.aws) this.#ownClient = client;
+      this.#secrets = new OrganizationSecrets({ client });
+    }
+    return this.#secrets;
+  }
+}
