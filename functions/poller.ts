@@ -1,8 +1,10 @@
 /**
- * The poller Lambda: one poll of one organization, started by EventBridge Scheduler (or by the "sync now"
- * webhook) with `{"organizationGuid": "…", "mode"?: "poll" | "resync"}`.
+ * The poller Lambda: one poll of one organization per message of the poll queue (batch size 1; the
+ * organization's schedule or the "sync now" webhook sent `{"organizationGuid": "…", "mode"?: …}`), or per
+ * direct invocation with that request (an operator's `aws lambda invoke`).
  *
- * Thin by design: parse the input, find the organization, hand over to the shared service
+ * Thin by design: parse the request, look the organization up in the registry (not registered: outcome
+ * `unconfigured`; paused: `skipped`; neither polls), hand over to the shared service
  * (shared/runtime/poll-organization.ts), which reads that organization's secret only (cached for 5 minutes
  * and read again, bypassing the cache, once after Nutcache answers 401), skips the poll quietly while the
  * secret is not filled in (`unconfigured`), and polls. SDK clients, the logger and metrics live at module
@@ -18,7 +20,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
-import type { Context } from 'aws-lambda';
+import type { Context, SQSBatchItemFailure, SQSBatchResponse } from 'aws-lambda';
 import {
   ENV,
   METRICS_NAMESPACE,
@@ -34,14 +36,12 @@ import { SqsDeadLetterSink } from '../shared/publish/dead-letter.ts';
 import { EventBridgeBus } from '../shared/publish/eventbridge.ts';
 import { DEFAULT_DAILY_BUDGET } from '../shared/quota/budget.ts';
 import { DynamoQuotaStore } from '../shared/quota/dynamodb.ts';
+import { DynamoOrganizationRegistry } from '../shared/registry/dynamodb.ts';
+import type { RegisteredOrganization } from '../shared/registry/model.ts';
 import { OrganizationSecrets } from '../shared/runtime/organization-secrets.ts';
+import { type PollRequest, pollableOrganization, pollRequestsOf } from '../shared/runtime/organizations.ts';
 import {
-  findOrganization,
-  type OrganizationConfig,
-  parseOrganizationsEnv,
-  parsePollerInput,
-} from '../shared/runtime/organizations.ts';
-import {
+  notPolled,
   type OrganizationPollDeps,
   type PollSummary,
   pollOrganization,
@@ -60,11 +60,11 @@ const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
   serviceName,
 });
-const organizations = parseOrganizationsEnv(process.env[ENV.organizations]);
 const secrets = new OrganizationSecrets({ client: new SecretsManagerClient({}) });
 const documentClient = createDocumentClient(new DynamoDBClient({}));
 const tableName = requireEnv(ENV.tableName);
 const store = new DynamoSnapshotStore({ client: documentClient, tableName });
+const registry = new DynamoOrganizationRegistry({ client: documentClient, tableName });
 /** Each poll is admitted against its API key's daily Nutcache budget, counted in the same table. */
 const quota = {
   store: new DynamoQuotaStore({ client: documentClient, tableName }),
@@ -90,28 +90,92 @@ const deadLetters = new SqsDeadLetterSink({
 const eventSource = process.env[ENV.eventSource] || DEFAULT_EVENT_SOURCE;
 const metricsSink = powertoolsMetricsSink(metrics);
 
-async function pollHandler(event: unknown, context: Context): Promise<PollSummary> {
-  const input = parsePollerInput(event);
-  const organization = findOrganization(organizations, input.organizationGuid);
-  if (!organization) {
-    throw new Error(`organization ${input.organizationGuid} is not configured for this poller`);
-  }
-  logger.appendKeys({ organizationGuid: organization.organizationGuid });
-  metrics.addDimension('organizationGuid', organization.organizationGuid);
-  const deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
+type PollerResponse = PollSummary | SQSBatchResponse;
 
+/**
+ * A poll-queue message whose poll failed is reported as a batch item failure: SQS hands it out again, up to
+ * the queue's maximum receives, then moves it to the dead-letter queue. A direct invocation fails instead.
+ */
+async function pollHandler(event: unknown, context: Context): Promise<PollerResponse> {
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
+  const requests = pollRequestsOf(event);
+  const [direct] = requests;
+  if (requests.length === 1 && direct && direct.messageId === undefined) return pollOne(direct, deadline);
+  const batchItemFailures: SQSBatchItemFailure[] = [];
+  for (const request of requests) {
+    await pollOne(request, deadline).catch(() => {
+      batchItemFailures.push({ itemIdentifier: request.messageId ?? '' });
+    });
+  }
+  return { batchItemFailures };
+}
+
+async function pollOne({ input, messageId }: PollRequest, deadline: number): Promise<PollSummary> {
+  if (input instanceof Error) {
+    // Retrying cannot repair a malformed message: it is dropped, with one error line.
+    logger.error(`poll message dropped: ${input.message}`, { messageId });
+    return {
+      organizationGuid: '',
+      pollId: '',
+      outcome: 'unconfigured',
+      counts: {},
+      nutcacheRequests: 0,
+      durationMs: 0,
+    };
+  }
+  const target = await pollableOrganization(registry, input.organizationGuid);
+  const guid = 'organization' in target ? target.organization.organizationGuid : input.organizationGuid;
+  logger.appendKeys({ organizationGuid: guid });
+  metrics.addDimension('organizationGuid', guid);
+  if (!('organization' in target))
+    return notPolled({ log: logger, metrics: metricsSink }, target, guid, input);
   const summary = await pollOrganization(
-    dependenciesFor(organization, deadline),
-    organization,
-    pollOptions(input, organization, deadline),
-  );
-  // A failed poll is an error for Lambda (alarms, retries); busy, partial, deadline, deferred and
-  // unconfigured polls are not: what they left undone is redone by the next scheduled poll.
+    dependenciesFor(target.organization, deadline),
+    { organizationGuid: guid, secretArn: target.secretArn },
+    pollOptions(input, target.organization, deadline),
+  ).catch(async (error: unknown) => {
+    // A secret that cannot be read fails the poll by throwing: the organization may be stale all the same.
+    await reportStaleness(target.organization, 'failed');
+    throw error;
+  });
+  await reportStaleness(target.organization, summary.outcome);
+  // A failed poll is an error (alarms, retries); busy, partial, deadline, deferred and unconfigured polls
+  // are not: what they left undone is redone by the next scheduled poll.
   if (summary.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown error'}`);
   return summary;
 }
 
-function dependenciesFor(organization: OrganizationConfig, deadline: number): OrganizationPollDeps {
+/** Intervals without a successful poll after which an organization is stale (docs/organizations.md). */
+const staleAfterIntervals = Number(process.env[ENV.staleAfterIntervals] || '3');
+
+/**
+ * Names a stale organization: one `organization stale` log line (the dashboard's "top stale organizations"
+ * query reads them) and one `OrganizationStale` count (the one stale-organizations alarm adds them up),
+ * whatever the number of organizations. Stale: no successful poll for `staleAfterIntervals` intervals.
+ */
+async function reportStaleness(
+  organization: RegisteredOrganization,
+  outcome: PollSummary['outcome'],
+): Promise<void> {
+  if (outcome === 'success') return;
+  const state = await store.getOrgState(organization.organizationGuid);
+  const since = state?.lastSuccessAt ?? organization.createdAt;
+  const staleMinutes = Math.floor((Date.now() - Date.parse(since)) / 60_000);
+  if (staleMinutes < organization.everyMinutes * staleAfterIntervals) return;
+  metricsSink.count('OrganizationStale');
+  logger.warn('organization stale', {
+    organizationGuid: organization.organizationGuid,
+    outcome,
+    lastSuccessAt: state?.lastSuccessAt ?? null,
+    staleMinutes,
+  });
+}
+
+/**
+ * The poll's dependencies. Polls sharing an API key run one at a time (one message group of the poll queue),
+ * so each uses the key's full request rate (the client's default).
+ */
+function dependenciesFor(organization: RegisteredOrganization, deadline: number): OrganizationPollDeps {
   return {
     store,
     bus,
@@ -123,19 +187,20 @@ function dependenciesFor(organization: OrganizationConfig, deadline: number): Or
     createSource: (secret) =>
       new NutcacheClient({
         ...clientConfigFromSecret(secret),
+        ...(organization.baseUrl ? { baseUrl: organization.baseUrl } : {}),
         deadline,
         logger,
         clock: systemClock,
-        ...(organization.rateLimit ? { rateLimit: organization.rateLimit } : {}),
       }),
-    quota: {
-      ...quota,
-      ...(organization.scheduleRateMinutes ? { intervalMs: organization.scheduleRateMinutes * 60_000 } : {}),
-    },
+    quota: { ...quota, intervalMs: organization.everyMinutes * 60_000 },
   };
 }
 
-function pollOptions(input: PollerInput, organization: OrganizationConfig, deadline: number): PollOptions {
+function pollOptions(
+  input: PollerInput,
+  organization: RegisteredOrganization,
+  deadline: number,
+): PollOptions {
   return {
     organizationGuid: organization.organizationGuid,
     // No mode for a scheduled poll: the engine then carries on a resync that was cut short.
@@ -150,7 +215,7 @@ function pollOptions(input: PollerInput, organization: OrganizationConfig, deadl
 
 export type { PollSummary };
 
-export const handler = middy<unknown, PollSummary>()
+export const handler = middy<unknown, PollerResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .handler(pollHandler);

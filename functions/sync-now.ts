@@ -1,44 +1,52 @@
 /**
  * The inbound "sync now" webhook behind a Lambda function URL (auth type NONE: the Standard Webhooks
- * signature is the authentication). Verifies the request, claims its webhook-id, and invokes the poller
- * asynchronously (InvocationType Event); answers 202 with the run id (shared/webhooks/sync-now.ts).
+ * signature is the authentication). Verifies the request, looks the organization up in the registry (unknown:
+ * 400, paused: 409), claims its webhook-id, and sends the poll request to the poll queue in the
+ * organization's API-key group; answers 202 with the run id (shared/webhooks/sync-now.ts).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { ENV, METRICS_NAMESPACE, type PollerInput, requireEnv } from '../shared/config/env.ts';
+import { DynamoOrganizationRegistry } from '../shared/registry/dynamodb.ts';
+import { isGuid } from '../shared/registry/model.ts';
 import { powertoolsMetricsSink } from '../shared/runtime/powertools.ts';
 import { signingSecretOnContext } from '../shared/runtime/signing-secrets.ts';
 import { DynamoDbReplayGuard } from '../shared/webhooks/replay-guard.ts';
 import { parseSigningSecrets } from '../shared/webhooks/signing.ts';
-import { handleSyncNowEvent, organizationGuidsFromEnv } from '../shared/webhooks/sync-now.ts';
+import { handleSyncNowEvent, type SyncNowOrganization } from '../shared/webhooks/sync-now.ts';
 
 // `sync-now-<environment>` (set by the SyncNowEndpoint construct).
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME || 'sync-now';
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName });
-const lambda = new LambdaClient({});
+const sqs = new SQSClient({});
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-const replay = new DynamoDbReplayGuard(documents, requireEnv(ENV.tableName));
-const organizations = organizationGuidsFromEnv(process.env[ENV.organizations]);
-const pollerFunctionName = requireEnv(ENV.pollerFunctionName);
+const tableName = requireEnv(ENV.tableName);
+const replay = new DynamoDbReplayGuard(documents, tableName);
+const registry = new DynamoOrganizationRegistry({ client: documents, tableName });
+const pollQueueUrl = requireEnv(ENV.pollQueueUrl);
 const metricsSink = powertoolsMetricsSink(metrics);
 
-async function startRun(input: PollerInput): Promise<void> {
-  const result = await lambda.send(
-    new InvokeCommand({
-      FunctionName: pollerFunctionName,
-      InvocationType: 'Event',
-      Payload: new TextEncoder().encode(JSON.stringify(input)),
+async function findOrganization(organizationGuid: string): Promise<SyncNowOrganization | undefined> {
+  return isGuid(organizationGuid) ? registry.get(organizationGuid) : undefined;
+}
+
+/** The poll request joins the organization's API-key group: it waits for the polls sharing its key. */
+async function startRun(input: PollerInput, organization: SyncNowOrganization): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: pollQueueUrl,
+      MessageBody: JSON.stringify(input),
+      MessageGroupId: organization.apiKeyGroup,
     }),
   );
-  if (result.StatusCode !== 202) throw new Error(`async invoke answered ${result.StatusCode}`);
 }
 
 type SyncNowContext = Context & { inboundSecret?: unknown };
@@ -52,7 +60,7 @@ const syncNow = async (
   return handleSyncNowEvent(event, {
     secrets: async () => secrets,
     replay,
-    organizations,
+    findOrganization,
     startRun,
     now: Date.now,
     log: logger,

@@ -17,7 +17,6 @@ import {
 import { DEFAULT_EVENT_SOURCE } from '../shared/events/contract.ts';
 import { DEFAULT_RATE_LIMIT } from '../shared/nutcache/rate-limiter.ts';
 import { DEFAULT_DAILY_BUDGET, PAGE_SIZE } from '../shared/quota/budget.ts';
-import { LAMBDA_ENVIRONMENT_LIMIT_BYTES, organizationVariableEntry } from './organizations-variable.ts';
 
 /** The file the app reads when no `config` context value is given. */
 export const DEFAULT_CONFIG_FILE = 'nutcache-cdc.config.json';
@@ -75,7 +74,10 @@ const organizationSchema = z.strictObject({
   initialEvents: initialEventsSchema.optional(),
   /** Customers the organization is expected to hold: sizes the synth-time quota check (docs/quota.md). */
   expectedCustomers: z.number().int('must be a whole number').min(0, 'must be 0 or more').optional(),
-  /** Organizations with the same group share one Nutcache API key, hence one daily budget. */
+  /**
+   * Organizations with the same group share one Nutcache API key: their polls run one at a time (one
+   * message group of the poll queue) and share one daily budget. Default: a group of its own.
+   */
   apiKeyGroup: z.string().min(1, 'must not be empty').optional(),
 });
 
@@ -182,110 +184,27 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
-    const groupSizes = new Map<string, number>();
-    for (const org of config.organizations) {
-      if (org.apiKeyGroup) groupSizes.set(org.apiKeyGroup, (groupSizes.get(org.apiKeyGroup) ?? 0) + 1);
-    }
     config.organizations.forEach((org, index) => {
-      const sharing = org.apiKeyGroup ? (groupSizes.get(org.apiKeyGroup) ?? 1) : 1;
-      if (sharing > MAX_ORGANIZATIONS_PER_API_KEY) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['organizations', index, 'apiKeyGroup'],
-          message: `is shared by ${sharing} organizations; at most ${MAX_ORGANIZATIONS_PER_API_KEY} can share one API key (each gets 1/${sharing} of its ${DEFAULT_RATE_LIMIT.perSecond} requests a second)`,
-        });
-      }
-      if (org.expectedCustomers !== undefined && sharing <= MAX_ORGANIZATIONS_PER_API_KEY) {
-        const minutes = listingMinutes(org.expectedCustomers, sharing);
+      const issue = (field: string, message: string) =>
+        ctx.addIssue({ code: 'custom', path: ['organizations', index, field], message });
+      // Polls sharing an API key run one at a time (one FIFO message group per key), each at its full rate.
+      if (org.expectedCustomers !== undefined) {
+        const minutes = listingMinutes(org.expectedCustomers);
         if (minutes > MAX_LISTING_MINUTES) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['organizations', index, 'expectedCustomers'],
-            message: `a full listing of ${org.expectedCustomers} customers takes about ${Math.ceil(minutes)} minutes at this API key's rate, more than the poller's ${MAX_LISTING_MINUTES} minutes`,
-          });
+          issue(
+            'expectedCustomers',
+            `a full listing of ${org.expectedCustomers} customers takes about ${Math.ceil(minutes)} minutes at the API key's rate, more than the poller's ${MAX_LISTING_MINUTES} minutes`,
+          );
         }
       }
       const memoryIssue = pollerMemoryIssue(org.expectedCustomers, config.pollerMemoryMb);
-      if (memoryIssue) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['organizations', index, 'expectedCustomers'],
-          message: memoryIssue,
-        });
-      }
+      if (memoryIssue) issue('expectedCustomers', memoryIssue);
       const guid = org.organizationGuid.toLowerCase();
-      if (seen.has(guid)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['organizations', index, 'organizationGuid'],
-          message: `duplicates organization ${org.organizationGuid}`,
-        });
-      }
+      if (seen.has(guid)) issue('organizationGuid', `duplicates organization ${org.organizationGuid}`);
       seen.add(guid);
-      if (org.scheduleRateMinutes * config.staleAfterIntervals > 1440) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['organizations', index, 'scheduleRateMinutes'],
-          message: `× staleAfterIntervals (${config.staleAfterIntervals}) must not exceed 1440 minutes (a CloudWatch alarm looks back at most one day)`,
-        });
-      }
     });
-    checkEnvironmentSize(config, groupSizes, ctx);
   });
 
-/** A secret ARN's length once deployed: a created secret's generated name makes it about this long. */
-export const ESTIMATED_SECRET_ARN_LENGTH = 140;
-/** The longest ARN prefix of a secret (partition, region and account at their longest). */
-const SECRET_ARN_PREFIX_MAX = 'arn:aws-us-gov:secretsmanager:ap-southeast-2:123456789012:secret:';
-/** The poller's other environment variables (names, Powertools settings, table, queue URL), estimated. */
-const OTHER_POLLER_VARIABLES_BYTES = 900;
-
-type ParsedConfig = z.output<typeof configSchema>;
-type SecretConfig = ParsedConfig['organizations'][number]['secret'];
-
-function estimatedSecretArn(secret: SecretConfig): string {
-  if (secret.type === 'import' && secret.arn !== undefined) return secret.arn;
-  if (secret.type === 'import') return `${SECRET_ARN_PREFIX_MAX}${secret.name ?? ''}`;
-  return 'x'.repeat(ESTIMATED_SECRET_ARN_LENGTH);
-}
-
-/** The poller's `ORGANIZATIONS` value with each secret ARN at its estimated deployed length. */
-export function estimatedOrganizationsVariable(
-  config: Pick<ParsedConfig, 'organizations' | 'initialEvents'>,
-  groupSizes: ReadonlyMap<string, number> = new Map(),
-): string {
-  const entries = config.organizations.map((org) =>
-    organizationVariableEntry({
-      organizationGuid: org.organizationGuid,
-      secretArn: estimatedSecretArn(org.secret),
-      initialEvents: org.initialEvents ?? config.initialEvents,
-      scheduleRateMinutes: org.scheduleRateMinutes,
-      rateLimit: rateShare(org.apiKeyGroup ? (groupSizes.get(org.apiKeyGroup) ?? 1) : 1),
-    }),
-  );
-  return JSON.stringify(entries);
-}
-
-/** Refuses organizations whose `ORGANIZATIONS` variable would not fit Lambda's 4 KB (a failed deploy). */
-function checkEnvironmentSize(
-  config: ParsedConfig,
-  groupSizes: ReadonlyMap<string, number>,
-  ctx: z.RefinementCtx,
-): void {
-  const bytes = Buffer.byteLength(estimatedOrganizationsVariable(config, groupSizes));
-  const budget = LAMBDA_ENVIRONMENT_LIMIT_BYTES - OTHER_POLLER_VARIABLES_BYTES - config.eventSource.length;
-  if (bytes <= budget) return;
-  const count = config.organizations.length;
-  const fitting = Math.floor((budget * count) / bytes);
-  ctx.addIssue({
-    code: 'custom',
-    path: ['organizations'],
-    message: `${count} organizations make the poller's ORGANIZATIONS environment variable about ${bytes.toLocaleString('en-US')} bytes; Lambda allows 4 KB for all its variables (at most ${fitting} organizations here): deploy the others in a second stack with another environmentName.`,
-  });
-}
-
-/** How many organizations may share one API key (and split the client's rate limit per key). */
-export const MAX_ORGANIZATIONS_PER_API_KEY = 4;
 /** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
 export const MAX_LISTING_MINUTES = 13;
 
@@ -295,20 +214,9 @@ function pollerMemoryIssue(customers: number | undefined, memoryMb: number): str
   return `a poll of ${customers} customers does not fit the poller's memory with ${HEADROOM * 100}% headroom: "pollerMemoryMb" is ${memoryMb}, which fits at most ${maxCustomersForMemory(memoryMb)} customers; set "pollerMemoryMb" to at least ${memoryMbForCustomers(customers)}`;
 }
 
-/**
- * The request rate one organization gets when `sharing` organizations poll with the same API key: its share
- * of the client's limits per key (shared/nutcache/rate-limiter.ts, under Nutcache's 5/s and 200/min).
- */
-export function rateShare(sharing: number): { perSecond: number; perMinute: number } {
-  return {
-    perSecond: Math.max(1, Math.floor(DEFAULT_RATE_LIMIT.perSecond / sharing)),
-    perMinute: Math.max(1, Math.floor(DEFAULT_RATE_LIMIT.perMinute / sharing)),
-  };
-}
-
-/** Minutes a full listing of `customers` takes at the rate of one of `sharing` organizations of a key. */
-export function listingMinutes(customers: number, sharing: number): number {
-  return Math.ceil(customers / PAGE_SIZE) / rateShare(sharing).perMinute;
+/** Minutes a full listing of `customers` takes at one API key's rate (shared/nutcache/rate-limiter.ts). */
+export function listingMinutes(customers: number): number {
+  return Math.ceil(customers / PAGE_SIZE) / DEFAULT_RATE_LIMIT.perMinute;
 }
 
 export type NutcacheCdcConfig = z.output<typeof configSchema>;

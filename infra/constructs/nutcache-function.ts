@@ -9,7 +9,7 @@
  * bundle is self-contained (the deployable-artifact test imports it with no node_modules around it), and
  * esbuild tree-shaking keeps only the commands used. Cost: a bigger bundle than an SDK-external one.
  */
-import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -21,7 +21,6 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV, METRICS_NAMESPACE } from '../../shared/config/env.ts';
-import { organizationVariableEntry } from '../organizations-variable.ts';
 
 /** An environment variable name from the shared contract (shared/config/env.ts). */
 export type EnvVarName = (typeof ENV)[keyof typeof ENV];
@@ -66,19 +65,8 @@ export interface NutcacheFunctionProps {
   /** Directory holding package.json and package-lock.json. @default - found from the entry */
   readonly projectRoot?: string;
   readonly depsLockFilePath?: string;
-}
-
-/** What the poller needs to know about one organization (serialised into `ORGANIZATIONS`). */
-export interface OrganizationBinding {
-  readonly organizationGuid: string;
-  readonly secret: secretsmanager.ISecret;
-  readonly initialEvents: 'snapshot' | 'none';
-  /** The schedule's rate, in minutes (the poller backs off from it and returns to it). */
-  readonly scheduleRateMinutes?: number;
-  /** The organization's share of its API key's request rate. */
-  readonly rateLimit?: { readonly perSecond: number; readonly perMinute: number };
-  /** The customer managed KMS key of an imported secret (`kms:Decrypt` through Secrets Manager only). */
-  readonly secretKmsKeyArn?: string;
+  /** Files copied next to the bundle, read by the handler at run time (the registrar's organizations). */
+  readonly extraFiles?: readonly string[];
 }
 
 /**
@@ -92,6 +80,16 @@ export function multivaluedKeyCondition(
   values: readonly string[],
 ): Record<string, Record<string, unknown>> {
   return { [operator]: { [key]: [...values] }, Null: { [key]: 'false' } };
+}
+
+/** Bundling hooks that copy `files` into the bundle's directory once esbuild is done. */
+function copyAfterBundling(files: readonly string[]) {
+  const quote = (path: string) => `'${path.replace(/'/g, "'\\''")}'`;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_input: string, output: string) => files.map((f) => `cp ${quote(f)} ${quote(output)}/`),
+  };
 }
 
 export class NutcacheFunction extends NodejsFunction {
@@ -154,6 +152,7 @@ export class NutcacheFunction extends NodejsFunction {
         bundleAwsSDK: true,
         externalModules: [],
         forceDockerBundling: false,
+        ...(props.extraFiles?.length ? { commandHooks: copyAfterBundling(props.extraFiles) } : {}),
       },
     });
   }
@@ -243,31 +242,6 @@ export class NutcacheFunction extends NodejsFunction {
   useDeadLetterQueue(queue: sqs.IQueue): this {
     this.addEnvironment(ENV.deadLetterQueueUrl, queue.queueUrl);
     queue.grantSendMessages(this);
-    return this;
-  }
-
-  /**
-   * `ORGANIZATIONS` (JSON) + read access on exactly these organizations' secrets (and decryption with the
-   * customer managed KMS keys of those that name one).
-   */
-  useOrganizationSecrets(organizations: readonly OrganizationBinding[]): this {
-    const value = organizations.map((org) =>
-      organizationVariableEntry({ ...org, secretArn: org.secret.secretArn }),
-    );
-    this.addEnvironment(ENV.organizations, Stack.of(this).toJsonString(value));
-    for (const org of organizations) org.secret.grantRead(this);
-    const keys = organizations.flatMap((org) => (org.secretKmsKeyArn ? [org.secretKmsKeyArn] : []));
-    if (keys.length > 0) {
-      this.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [...new Set(keys)],
-          conditions: {
-            StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
-          },
-        }),
-      );
-    }
     return this;
   }
 

@@ -20,6 +20,7 @@ export const POLL_OUTCOME_METRICS = [
   'PollBusy',
   'PollDeferred',
   'PollUnconfigured',
+  'PollSkipped',
   'PollDeadline',
 ] as const;
 /** Customer changes found, and mass deletions held back. */
@@ -47,6 +48,7 @@ export const POLLER_METRIC_NAMES = [
   ...EVENT_METRICS,
   ...NUTCACHE_REQUEST_METRICS,
   'PollDurationMs',
+  'OrganizationStale',
 ] as const;
 export type PollerMetricName = (typeof POLLER_METRIC_NAMES)[number];
 

@@ -19,8 +19,13 @@ export interface TerminalQueueReasons {
 }
 
 /** A dead-letter store: a secure queue whose messages an operator inspects and redrives. */
-export function terminalQueue(scope: Construct, id: string, reasons: TerminalQueueReasons): sqs.Queue {
-  const queue = new sqs.Queue(scope, id, SECURE_QUEUE_PROPS);
+export function terminalQueue(
+  scope: Construct,
+  id: string,
+  reasons: TerminalQueueReasons,
+  props: Pick<sqs.QueueProps, 'fifo'> = {},
+): sqs.Queue {
+  const queue = new sqs.Queue(scope, id, { ...SECURE_QUEUE_PROPS, ...props });
   Validations.of(queue).acknowledge(
     { id: 'AwsSolutions-SQS3', reason: reasons.noDeadLetterQueue },
     { id: 'Serverless-SQSRedrivePolicy', reason: reasons.noRedrivePolicy },

@@ -5,16 +5,18 @@
  * signature before doing anything else. An optional reserved concurrency caps what an unauthenticated flood
  * can cost (off by default: a reservation fails the first deploy on a small account).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../shared/config/env.ts';
+import { REGISTRY_KEYS } from '../../shared/registry/dynamodb.ts';
 import { inboundWebhookPk } from '../../shared/webhooks/replay-guard.ts';
 import { functionEntry } from '../paths.ts';
-import { NutcacheFunction } from './nutcache-function.ts';
+import { multivaluedKeyCondition, NutcacheFunction } from './nutcache-function.ts';
 import { acknowledgeFunctionFindings } from './webhook-subscription.ts';
 
 export const SYNC_NOW_ENTRY = functionEntry('sync-now.ts');
@@ -24,12 +26,10 @@ export const REPLAY_GUARD_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem'] 
 export interface SyncNowEndpointProps {
   /** The project's table (replayed webhook ids: `WEBHOOK#<id>` / `INBOUND`). */
   readonly table: dynamodb.ITable;
-  /** The poller, invoked asynchronously. */
-  readonly poller: lambda.IFunction;
+  /** The poll queue (FIFO): a sync-now request is a poll message in the organization's API-key group. */
+  readonly pollQueue: sqs.IQueue;
   /** The deployment's environment: the function's service name is `sync-now-<environment>`. */
   readonly environmentName: string;
-  /** Organizations a caller may ask for. */
-  readonly organizationGuids: readonly string[];
   /** `{"secrets": ["whsec_…"]}`, a bare `whsec_…`, or a generated 32-character alphanumeric value. */
   readonly secret: secretsmanager.ISecret;
   /** Reserved concurrency of the function. @default - none (the account's unreserved pool) */
@@ -57,18 +57,20 @@ export class SyncNowEndpoint extends Construct {
     // webhook-id and a DeleteItem to release it, on `WEBHOOK#…` items. The URL is public: no access to the
     // rest of the table.
     fn.useTableItems(props.table, [...REPLAY_GUARD_ACTIONS], `${inboundWebhookPk('')}*`)
-      // Not useFunction: its grant also covers every version/alias (`<arn>:*`); only the unqualified
-      // function is invoked.
-      .withSetting(ENV.pollerFunctionName, props.poller.functionName)
       .useSecret(ENV.inboundWebhookSecretArn, props.secret)
-      .withSetting(
-        ENV.organizations,
-        Stack.of(this).toJsonString(
-          props.organizationGuids.map((organizationGuid) => ({ organizationGuid })),
-        ),
-      );
+      .withSetting(ENV.pollQueueUrl, props.pollQueue.queueUrl);
+    // The registry lookup (shared/registry/dynamodb.ts `get`): GetItem on the organizations' partition only.
     fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.poller.functionArn] }),
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [props.table.tableArn],
+        conditions: multivaluedKeyCondition('ForAllValues:StringEquals', 'dynamodb:LeadingKeys', [
+          REGISTRY_KEYS.organizationsPk,
+        ]),
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.pollQueue.queueArn] }),
     );
     acknowledgeFunctionFindings(fn);
     this.function = fn;

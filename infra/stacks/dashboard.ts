@@ -2,9 +2,9 @@
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { OrganizationConfig } from '../config.ts';
 import {
   CUSTOMER_CHANGE_METRICS,
   EVENT_METRICS,
@@ -22,7 +22,10 @@ export interface DashboardProps {
   readonly poller: lambda.IFunction;
   readonly deadLetterQueue: sqs.IQueue;
   readonly pollFailureQueue: sqs.IQueue;
-  readonly organizations: readonly OrganizationConfig[];
+  readonly pollQueue: sqs.IQueue;
+  readonly pollDeadLetterQueue: sqs.IQueue;
+  /** The poller's log group: the "top stale organizations" query reads its structured lines. */
+  readonly pollerLogGroup: logs.ILogGroup;
 }
 
 const graph = (title: string, metrics: cloudwatch.IMetric[], width = 8) =>
@@ -40,6 +43,7 @@ export function createDashboard(scope: Construct, props: DashboardProps): cloudw
   dashboard.addWidgets(...pollerGraphs(props.pollerMetrics));
   dashboard.addWidgets(...requestAndFunctionGraphs(props));
   dashboard.addWidgets(...queueAndOrganizationGraphs(props));
+  dashboard.addWidgets(staleOrganizations(props));
   return dashboard;
 }
 
@@ -77,17 +81,34 @@ function queueAndOrganizationGraphs(props: DashboardProps): cloudwatch.IWidget[]
       [
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'Unpublishable events' }),
         props.pollFailureQueue.metricApproximateNumberOfMessagesVisible({ label: 'Failed polls' }),
+        props.pollDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'Dead poll messages' }),
       ],
       12,
     ),
     graph(
-      'Successful polls per organization',
-      props.organizations.map((org) =>
-        props.pollerMetrics.organizationMetric('PollSucceeded', org.organizationGuid, {
-          label: org.label ?? org.organizationGuid,
-        }),
-      ),
+      'Poll queue',
+      [
+        props.pollQueue.metricApproximateNumberOfMessagesVisible({ label: 'Waiting polls' }),
+        props.pollQueue.metricApproximateAgeOfOldestMessage({ label: 'Oldest waiting poll (s)' }),
+      ],
       12,
     ),
   ];
+}
+
+/** The organizations longest without a successful poll, by name, from the poller's `organization stale` lines. */
+function staleOrganizations(props: DashboardProps): cloudwatch.IWidget {
+  return new cloudwatch.LogQueryWidget({
+    title: 'Top stale organizations',
+    logGroupNames: [props.pollerLogGroup.logGroupName],
+    queryLines: [
+      'fields organizationGuid, staleMinutes, outcome',
+      "filter message = 'organization stale'",
+      'stats max(staleMinutes) as minutesWithoutSuccess, latest(outcome) as lastOutcome by organizationGuid',
+      'sort minutesWithoutSuccess desc',
+      'limit 20',
+    ],
+    width: 24,
+    height: 6,
+  });
 }

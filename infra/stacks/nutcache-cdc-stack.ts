@@ -1,21 +1,23 @@
 /**
- * The whole product in one stack: the snapshot table, the event bus with its archive and schema registry,
- * one secret + one schedule per Nutcache organization, the poller function, the dead-letter queues, and the
- * alarms and dashboard. The main resources are public fields so further constructs (CRM sync rules,
+ * The whole product in one stack: the snapshot table (which also holds the registry of organizations), the
+ * event bus with its archive and schema registry, the poll queue and the poller consuming it, the schedule
+ * group and role the organizations' schedules use, the dead-letter queues, and the alarms and dashboard.
+ * Organizations are data: the stack's resources and every function's environment are the same for 1 and for
+ * 2,000 organizations (docs/organizations.md). The main resources are public fields so further constructs (CRM sync rules,
  * webhook delivery, "sync now") can be added to the stack later.
  *
  * The constructor is the list of steps; each step lives in its own module of this folder. The steps create
  * their resources directly in the stack (not in nested constructs): a resource's logical id, hence the
  * deployed resource, is derived from its construct path, which must not change.
  */
-import { Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import { type CustomResource, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import type * as eventschemas from 'aws-cdk-lib/aws-eventschemas';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -29,21 +31,12 @@ import { REPO_ROOT } from '../paths.ts';
 import { createAlarmTopic } from './alarm-topic.ts';
 import { createDashboard } from './dashboard.ts';
 import { createEventBus } from './event-bus.ts';
-import {
-  addOrganizationPolling,
-  type OrganizationResources,
-  type OrganizationSecret,
-  organizationSecret,
-  type PollingContext,
-} from './organization-polling.ts';
+import { secretNamePrefix } from './organization-credentials.ts';
 import { addOutputs } from './outputs.ts';
-import { createPoller, pollerServiceName } from './poller.ts';
-import {
-  createScheduling,
-  type Scheduling,
-  schedulesAfterRolePolicy,
-  warnAboutScheduleBudgets,
-} from './scheduling.ts';
+import { createPollQueues } from './poll-queue.ts';
+import { createPoller, POLLER_TIMEOUT, pollerServiceName } from './poller.ts';
+import { createRegistrar } from './registrar.ts';
+import { createScheduling, warnAboutScheduleBudgets } from './scheduling.ts';
 import { createServiceAlarms } from './service-alarms.ts';
 import { createState } from './state.ts';
 import { addConfiguredSyncRules, createSyncNow, syncNowWanted } from './sync.ts';
@@ -75,13 +68,20 @@ export class NutcacheCdcStack extends Stack {
   readonly deadLetterQueue: sqs.Queue;
   /** Poll invocations that failed: Scheduler's dead-letter queue and the poller's async on-failure destination. */
   readonly pollFailureQueue: sqs.Queue;
+  /** One message per scheduled poll (FIFO, one message group per API key), consumed by the poller. */
+  readonly pollQueue: sqs.Queue;
+  /** Poll messages that failed every receive. */
+  readonly pollDeadLetterQueue: sqs.Queue;
   readonly poller: NutcacheFunction;
   readonly pollerMetrics: PollerMetrics;
+  /** The group of every organization's schedule (created at run time, not by the stack). */
   readonly scheduleGroup: scheduler.ScheduleGroup;
-  /** Per organization, keyed by the organization GUID as configured. */
-  readonly organizations: ReadonlyMap<string, OrganizationResources>;
-  /** Secrets by organization GUID. */
-  readonly secrets: ReadonlyMap<string, secretsmanager.ISecret>;
+  /** The role every organization's schedule assumes (sends to the poll queue). */
+  readonly schedulerRole: iam.Role;
+  /** Registers the configuration's organizations and their schedules at every deploy that changes them. */
+  readonly registrar: CustomResource;
+  /** Organization secrets are named `<secretNamePrefix><GUID>` (or tagged; organization-credentials.ts). */
+  readonly secretNamePrefix: string;
   /** Alarm notifications (only when `alarmEmail` is configured). */
   readonly alarmTopic?: sns.Topic;
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -117,63 +117,59 @@ export class NutcacheCdcStack extends Stack {
     this.eventSchemas = eventBus.eventSchemas;
     this.changeEventSchemaOrigin = eventBus.changeEventSchemaOrigin;
 
-    // The organizations' secrets, then the poller they are granted to
-    const secrets = config.organizations.map((org) => organizationSecret(this, org, env));
-    this.secrets = new Map(secrets.map((s) => [s.org.organizationGuid, s.secret]));
+    // The poll queue, the poller consuming it, and what the organizations' schedules share
+    const queues = createPollQueues(this, POLLER_TIMEOUT);
+    this.pollQueue = queues.pollQueue;
+    this.pollDeadLetterQueue = queues.pollDeadLetterQueue;
+    this.secretNamePrefix = secretNamePrefix(env);
     this.pollerMetrics = new PollerMetrics(pollerServiceName(env));
     this.poller = createPoller(this, {
       ...state,
       config,
-      secrets,
+      pollQueue: this.pollQueue,
       bus: this.bus,
       entry: props.pollerEntry,
       projectRoot: props.projectRoot ?? REPO_ROOT,
     });
-
-    // Each organization's schedule and stale alarm, then the service's alarms, dashboard and outputs
     warnAboutScheduleBudgets(this, config);
-    const scheduling = createScheduling(this, env);
+    const scheduling = createScheduling(this, env, { ...state, pollQueue: this.pollQueue });
     this.scheduleGroup = scheduling.scheduleGroup;
-    this.organizations = this.schedulePolls(secrets, scheduling);
+    this.schedulerRole = scheduling.schedulerRole;
+    // The configuration's organizations, registered at deploy (declarative path)
+    this.registrar = createRegistrar(this, {
+      ...state,
+      ...scheduling,
+      config,
+      pollQueue: this.pollQueue,
+      eventBusName: this.bus.eventBusName,
+      projectRoot: props.projectRoot ?? REPO_ROOT,
+    });
+
+    // The service's alarms, dashboard and outputs
     const watched = { ...config, ...state, pollerMetrics: this.pollerMetrics, poller: this.poller };
     for (const alarm of createServiceAlarms(this, watched)) this.addAlarm(alarm);
-    this.dashboard = createDashboard(this, { ...watched, alarms: this.alarms });
+    this.dashboard = createDashboard(this, {
+      ...watched,
+      ...queues,
+      alarms: this.alarms,
+      pollerLogGroup: this.poller.logGroup,
+    });
     addOutputs(this, {
       ...state,
       ...eventBus,
       poller: this.poller,
+      ...queues,
       dashboard: this.dashboard,
-      organizations: this.organizations,
+      scheduleGroupName: this.scheduleGroup.scheduleGroupName,
+      secretNamePrefix: this.secretNamePrefix,
       alarmTopic: this.alarmTopic,
     });
 
     // CRM sync rules, signed webhooks, inbound "sync now" (docs/sync-rules.md, docs/webhooks.md)
     this.syncRules = addConfiguredSyncRules(this, config, this.bus, this.alarmTopic);
     if (syncNowWanted(this, config)) {
-      this.syncNow = createSyncNow(this, config, { table: this.table, poller: this.poller });
+      this.syncNow = createSyncNow(this, config, { table: this.table, pollQueue: this.pollQueue });
     }
-  }
-
-  /** Each organization's schedule and stale alarm; the schedules wait for their role's policy. */
-  private schedulePolls(
-    secrets: readonly OrganizationSecret[],
-    scheduling: Scheduling,
-  ): Map<string, OrganizationResources> {
-    const context: PollingContext = {
-      ...scheduling,
-      environmentName: this.config.environmentName,
-      poller: this.poller,
-      pollFailureQueue: this.pollFailureQueue,
-      pollerMetrics: this.pollerMetrics,
-      staleAfterIntervals: this.config.staleAfterIntervals,
-      addAlarm: (alarm) => this.addAlarm(alarm),
-    };
-    const organizations = new Map(
-      secrets.map((secret) => [secret.org.organizationGuid, addOrganizationPolling(this, secret, context)]),
-    );
-    const schedules = [...organizations.values()].map((org) => org.schedule);
-    schedulesAfterRolePolicy(this, scheduling, schedules, this.poller);
-    return organizations;
   }
 
   /** Adds an alarm to the stack's alarm list and, when configured, to the alarm e-mail topic. */

@@ -7,7 +7,6 @@ import type * as eventschemas from 'aws-cdk-lib/aws-eventschemas';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { type OrganizationResources, organizationId } from './organization-polling.ts';
 
 export interface OutputSources {
   readonly bus: events.IEventBus;
@@ -18,7 +17,11 @@ export interface OutputSources {
   readonly pollFailureQueue: sqs.IQueue;
   readonly poller: lambda.IFunction;
   readonly dashboard: cloudwatch.Dashboard;
-  readonly organizations: ReadonlyMap<string, OrganizationResources>;
+  readonly pollQueue: sqs.IQueue;
+  readonly pollDeadLetterQueue: sqs.IQueue;
+  readonly scheduleGroupName: string;
+  /** Where `orgs add` creates organization secrets (docs/organizations.md). */
+  readonly secretNamePrefix: string;
   readonly alarmTopic?: sns.ITopic;
 }
 
@@ -39,12 +42,13 @@ export function addOutputs(stack: Stack, sources: OutputSources): void {
   );
   output('PollerFunctionName', sources.poller.functionName);
   output('DashboardName', sources.dashboard.dashboardName);
-  for (const [guid, resources] of sources.organizations) {
-    output(
-      `${organizationId(guid)}SecretArn`,
-      resources.secret.secretArn,
-      `Secret holding the Nutcache credentials of organization ${guid}`,
-    );
-  }
+  output('PollQueueUrl', sources.pollQueue.queueUrl, 'Poll messages (one per scheduled poll)');
+  output(
+    'PollDeadLetterQueueUrl',
+    sources.pollDeadLetterQueue.queueUrl,
+    'Poll messages that failed every receive',
+  );
+  output('ScheduleGroupName', sources.scheduleGroupName, "The organizations' schedules");
+  output('SecretNamePrefix', sources.secretNamePrefix, 'Organization secrets are named <prefix><GUID>');
   if (sources.alarmTopic) output('AlarmTopicArn', sources.alarmTopic.topicArn);
 }

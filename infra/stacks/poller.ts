@@ -1,20 +1,23 @@
 /**
  * The poller function: its settings, its exact grants (table actions, bus, dead-letter queue, the
- * organizations' secrets) and each organization's share of its API key's request rate.
+ * organizations' secrets by convention) and its trigger, the poll queue. Nothing in it depends on the
+ * number of organizations: each poll reads its organization from the registry in the table.
  */
 import { resolve } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV, POLLER_SERVICE_NAME } from '../../shared/config/env.ts';
 import { v8OldSpaceMb } from '../../shared/engine/memory-fit.ts';
-import { type NutcacheCdcConfig, type OrganizationConfig, rateShare } from '../config.ts';
-import { NutcacheFunction, type OrganizationBinding } from '../constructs/nutcache-function.ts';
+import type { NutcacheCdcConfig } from '../config.ts';
+import { NutcacheFunction } from '../constructs/nutcache-function.ts';
 import { functionEntry } from '../paths.ts';
-import type { OrganizationSecret } from './organization-polling.ts';
+import { grantOrganizationSecrets } from './organization-credentials.ts';
 
 /** The poller handler the stack deploys unless told otherwise. */
 const DEFAULT_POLLER_ENTRY = functionEntry('poller.ts');
@@ -23,7 +26,7 @@ const DEFAULT_POLLER_ENTRY = functionEntry('poller.ts');
  * How long one poll may run: the handler stops about 20 s before the function timeout. Lambda's maximum: at
  * 180 requests a minute a listing of about 230,000 customers fits (docs/quota.md).
  */
-const POLLER_TIMEOUT = Duration.minutes(15);
+export const POLLER_TIMEOUT = Duration.minutes(15);
 /**
  * The DynamoDB calls of the poller (shared/store/dynamodb.ts, shared/quota/dynamodb.ts): its table grant
  * lists exactly these. A BatchWriteItem delete request needs no DeleteItem permission.
@@ -47,7 +50,8 @@ export function pollerServiceName(environmentName: string): string {
 
 export interface PollerProps {
   readonly config: NutcacheCdcConfig;
-  readonly secrets: readonly OrganizationSecret[];
+  /** The poll queue the poller consumes (one message, one poll). */
+  readonly pollQueue: sqs.IQueue;
   readonly table: dynamodb.ITable;
   readonly bus: events.IEventBus;
   readonly deadLetterQueue: sqs.IQueue;
@@ -80,38 +84,22 @@ export function createPoller(scope: Construct, props: PollerProps): NutcacheFunc
     .useTable(props.table, POLLER_TABLE_ACTIONS)
     .useBus(props.bus, config.eventSource)
     .useDeadLetterQueue(props.deadLetterQueue)
-    .useOrganizationSecrets(organizationBindings(config, props.secrets))
-    .withSetting(ENV.dailyRequestBudget, String(config.dailyRequestBudget));
-  return poller.acknowledgeFindings({
-    id: 'Serverless-LambdaDLQ',
-    reason:
-      'Failed asynchronous invocations go to an on-failure destination (the SQS poll-failure queue), which supersedes DeadLetterConfig and also records the error.',
-  });
-}
-
-/** What the poller is told about each organization (its `ORGANIZATIONS` variable) and may read. */
-function organizationBindings(
-  config: NutcacheCdcConfig,
-  secrets: readonly OrganizationSecret[],
-): OrganizationBinding[] {
-  const sharing = apiKeySharing(config.organizations);
-  return secrets.map(({ org, secret }) => ({
-    organizationGuid: org.organizationGuid,
-    secret,
-    initialEvents: org.initialEvents ?? config.initialEvents,
-    scheduleRateMinutes: org.scheduleRateMinutes,
-    rateLimit: rateShare(sharing(org)),
-    secretKmsKeyArn: org.secret.type === 'import' ? org.secret.kmsKeyArn : undefined,
-  }));
-}
-
-/**
- * How many organizations share each organization's API key. They split its request rate: their polls may
- * run at the same time in different Lambda instances, and each instance's limiter only knows its own requests.
- */
-function apiKeySharing(organizations: readonly OrganizationConfig[]): (org: OrganizationConfig) => number {
-  const sharingKey = (org: OrganizationConfig) => org.apiKeyGroup ?? `guid:${org.organizationGuid}`;
-  const groupSize = new Map<string, number>();
-  for (const org of organizations) groupSize.set(sharingKey(org), (groupSize.get(sharingKey(org)) ?? 0) + 1);
-  return (org) => groupSize.get(sharingKey(org)) ?? 1;
+    .withSetting(ENV.dailyRequestBudget, String(config.dailyRequestBudget))
+    .withSetting(ENV.staleAfterIntervals, String(config.staleAfterIntervals));
+  grantOrganizationSecrets(poller.role as iam.IRole, config.environmentName);
+  // One message per invocation: a failed poll is reported as that message's failure, so SQS hands it out
+  // again (up to the queue's maxReceiveCount, then the dead-letter queue) without repeating other polls.
+  poller.addEventSource(new SqsEventSource(props.pollQueue, { batchSize: 1, reportBatchItemFailures: true }));
+  return poller.acknowledgeFindings(
+    {
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'Failed asynchronous invocations go to an on-failure destination (the SQS poll-failure queue), which supersedes DeadLetterConfig and also records the error.',
+    },
+    {
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        "Lambda supports no on-failure destination for an SQS event source: a poll message that fails POLL_MAX_RECEIVES times moves to the poll queue's own dead-letter queue (redrive policy).",
+    },
+  );
 }

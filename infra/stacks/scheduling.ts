@@ -1,18 +1,20 @@
 /**
- * What every organization's schedule shares: the synth-time check of the schedules against the daily
- * request budget, the schedule group and the one role the schedules assume.
+ * What every organization's schedule shares: the synth-time check of the configured organizations against
+ * the daily request budget, the schedule group and the one role the schedules assume. The schedules
+ * themselves are data: created through the Scheduler API at onboarding (`orgs add`) or by the registrar at
+ * deploy (config organizations), in this group, with this role (shared/registry/schedules.ts).
  */
-import { Annotations, RemovalPolicy, type Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { checkScheduleBudget } from '../../shared/quota/schedule-check.ts';
 import type { NutcacheCdcConfig } from '../config.ts';
 import { onlyForResource } from '../constructs/conditions.ts';
 
 export interface Scheduling {
   readonly scheduleGroup: scheduler.ScheduleGroup;
-  /** May invoke only the poller and write only to the poll-failure queue (the schedules' grants). */
+  /** May send only to the poll queue and to the poll-failure queue (the schedules' dead-letter queue). */
   readonly schedulerRole: iam.Role;
 }
 
@@ -30,40 +32,30 @@ export function warnAboutScheduleBudgets(stack: Stack, config: NutcacheCdcConfig
   for (const warning of warnings) Annotations.of(stack).addWarningV2('nutcache-cdc:quota', warning.message);
 }
 
-export function createScheduling(stack: Stack, environmentName: string): Scheduling {
+/** The schedule group name of an environment: `nutcache-cdc-<environment>`. */
+export function scheduleGroupName(environmentName: string): string {
+  return `nutcache-cdc-${environmentName}`;
+}
+
+export function createScheduling(
+  stack: Stack,
+  environmentName: string,
+  queues: { readonly pollQueue: sqs.IQueue; readonly pollFailureQueue: sqs.IQueue },
+): Scheduling {
   // Deleted with the stack (its default is to be retained): a retained group keeps its fixed name and
-  // blocks the next deploy of the same environment.
+  // blocks the next deploy of the same environment. Deleting a group deletes its schedules.
   const scheduleGroup = new scheduler.ScheduleGroup(stack, 'ScheduleGroup', {
-    scheduleGroupName: `nutcache-cdc-${environmentName}`,
+    scheduleGroupName: scheduleGroupName(environmentName),
     removalPolicy: RemovalPolicy.DESTROY,
   });
-  // One role for every schedule: it may invoke only the poller and write only to the poll-failure queue.
+  // One role for every schedule of the group (only schedules of this group may assume it).
   const schedulerRole = new iam.Role(stack, 'SchedulerRole', {
-    description: 'Assumed by EventBridge Scheduler to invoke the nutcache-cdc poller',
+    description: 'Assumed by EventBridge Scheduler to send poll messages to the nutcache-cdc poll queue',
     assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
       conditions: onlyForResource(stack.account, scheduleGroup.scheduleGroupArn),
     }),
   });
+  queues.pollQueue.grantSendMessages(schedulerRole);
+  queues.pollFailureQueue.grantSendMessages(schedulerRole);
   return { scheduleGroup, schedulerRole };
-}
-
-/**
- * A schedule created before its role may invoke the poller fails its first invocations: every schedule
- * depends on the role's policy (which the schedules' targets filled in).
- */
-export function schedulesAfterRolePolicy(
-  stack: Stack,
-  scheduling: Scheduling,
-  schedules: readonly scheduler.Schedule[],
-  poller: lambda.IFunction,
-): void {
-  const schedulerPolicy = scheduling.schedulerRole.node.tryFindChild('DefaultPolicy');
-  if (!schedulerPolicy) return;
-  for (const schedule of schedules) schedule.node.addDependency(schedulerPolicy);
-  const pollerLogicalId = stack.resolve(stack.getLogicalId(poller.node.defaultChild as lambda.CfnFunction));
-  Validations.of(schedulerPolicy).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::<${pollerLogicalId}.Arn>:*]`,
-    reason:
-      "Scheduler's Lambda target grants lambda:InvokeFunction on the poller and its versions/aliases (ARN:*); it names this one function only.",
-  });
 }

@@ -28,6 +28,12 @@ export function createServiceAlarms(scope: Construct, props: ServiceAlarmsProps)
       alarmDescription: 'A poll of Nutcache failed (see the poller logs for the organization and the cause).',
       metric: m.metric('PollFailed', { period: fifteenMinutes }),
     }),
+    atLeastAlarm(scope, 'StaleOrganizationsAlarm', {
+      alarmName: `${prefix}stale-organizations`,
+      alarmDescription:
+        'At least one organization had no successful poll for staleAfterIntervals of its intervals: the dashboard\'s "Top stale organizations" and `nutcache-cdc orgs list` name them.',
+      metric: m.metric('OrganizationStale', { period: fifteenMinutes }),
+    }),
     atLeastAlarm(scope, 'MassDeletionAlarm', {
       alarmName: `${prefix}mass-deletion-held`,
       alarmDescription:

@@ -8,9 +8,9 @@ import { CfnOutput, type Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { parseRulesText, RulesConfigError, type SyncRuleSpec } from '../../shared/rules/model.ts';
 import { ConfigError, type NutcacheCdcConfig } from '../config.ts';
 import { addSyncRulesFromSpecs, type CustomerSyncRule } from '../constructs/customer-sync-rule.ts';
@@ -69,7 +69,7 @@ export function syncNowWanted(stack: Stack, config: NutcacheCdcConfig): boolean 
 export function createSyncNow(
   stack: Stack,
   config: NutcacheCdcConfig,
-  resources: { readonly table: dynamodb.ITable; readonly poller: lambda.IFunction },
+  resources: { readonly table: dynamodb.ITable; readonly pollQueue: sqs.IQueue },
 ): SyncNowEndpoint {
   const inboundSecret = new secretsmanager.Secret(stack, 'InboundWebhookSecret', {
     description: 'Standard Webhooks secret of the inbound "sync now" webhook (give callers whsec_<value>)',
@@ -81,9 +81,8 @@ export function createSyncNow(
   });
   const endpoint = new SyncNowEndpoint(stack, 'SyncNow', {
     table: resources.table,
-    poller: resources.poller,
+    pollQueue: resources.pollQueue,
     environmentName: config.environmentName,
-    organizationGuids: config.organizations.map((org) => org.organizationGuid),
     secret: inboundSecret,
     reservedConcurrency: config.syncNowReservedConcurrency,
   });

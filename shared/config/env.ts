@@ -11,15 +11,14 @@ export const ENV = {
   eventSource: 'EVENT_SOURCE',
   /** URL of the SQS queue receiving events that can never be published. */
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
-  /**
-   * JSON array of the organizations this poller may poll:
-   * `[{"organizationGuid": "…", "secretArn": "…", "initialEvents": "snapshot" | "none"}]`.
-   */
-  organizations: 'ORGANIZATIONS',
   /** Daily Nutcache request budget per API key (default 20000). */
   dailyRequestBudget: 'DAILY_REQUEST_BUDGET',
   /** ARN or name of the poller function (for the inbound "sync now" webhook, which invokes it). */
   pollerFunctionName: 'POLLER_FUNCTION_NAME',
+  /** URL of the FIFO poll queue (the inbound "sync now" webhook sends poll requests to it). */
+  pollQueueUrl: 'POLL_QUEUE_URL',
+  /** An organization is stale after this many of its intervals without a successful poll. */
+  staleAfterIntervals: 'STALE_AFTER_INTERVALS',
   /** Secret holding the inbound webhook's Standard Webhooks secret. */
   inboundWebhookSecretArn: 'INBOUND_WEBHOOK_SECRET_ARN',
   /** Secret holding a subscription's outbound webhook signing secret(s). */

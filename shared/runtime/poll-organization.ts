@@ -1,5 +1,5 @@
 /**
- * One poll of one configured organization, as the poller Lambda runs it: read that organization's secret
+ * One poll of one registered organization, as the poller Lambda runs it: read that organization's secret
  * (and no other), skip the poll quietly while the secret is not filled in, otherwise hand over to the
  * poller service (which reads the secret again after a 401).
  *
@@ -14,10 +14,11 @@
 import type { PollOptions, PollResult } from '../engine/poll.ts';
 import { CREDENTIAL_FIELDS, InvalidSecretError, type NutcacheSecret } from '../nutcache/secret.ts';
 import type { OrganizationSecrets } from './organization-secrets.ts';
-import type { OrganizationConfig } from './organizations.ts';
 import { type PollerServiceDeps, pollWithCredentials } from './poller-service.ts';
 
 export const POLL_UNCONFIGURED_METRIC = 'PollUnconfigured';
+/** A poll request for a paused organization (a message queued before the pause). */
+export const POLL_SKIPPED_METRIC = 'PollSkipped';
 
 export interface OrganizationPollDeps extends Omit<PollerServiceDeps, 'getSecret' | 'canRefreshSecret'> {
   readonly secrets: Pick<OrganizationSecrets, 'read'>;
@@ -26,16 +27,22 @@ export interface OrganizationPollDeps extends Omit<PollerServiceDeps, 'getSecret
 export interface PollSummary {
   readonly organizationGuid: string;
   readonly pollId: string;
-  readonly outcome: PollResult['outcome'] | 'unconfigured';
+  readonly outcome: PollResult['outcome'] | 'unconfigured' | 'skipped';
   readonly counts: Record<string, number>;
   readonly nutcacheRequests: number;
   readonly durationMs: number;
   readonly error?: string;
 }
 
+/** The organization a poll is for, and where its credentials are. */
+export interface OrganizationToPoll {
+  readonly organizationGuid: string;
+  readonly secretArn: string;
+}
+
 export async function pollOrganization(
   deps: OrganizationPollDeps,
-  organization: Pick<OrganizationConfig, 'organizationGuid' | 'secretArn'>,
+  organization: OrganizationToPoll,
   options: PollOptions,
 ): Promise<PollSummary> {
   const { secretArn } = organization;
@@ -63,7 +70,7 @@ export async function pollOrganization(
 /** The credentials, or undefined while the secret is not filled in; a failure is counted and thrown. */
 async function readOrFail(
   deps: OrganizationPollDeps,
-  organization: Pick<OrganizationConfig, 'organizationGuid' | 'secretArn'>,
+  organization: OrganizationToPoll,
 ): Promise<NutcacheSecret | undefined> {
   try {
     const reading = await deps.secrets.read(organization.secretArn);
@@ -87,7 +94,7 @@ function configured(
 
 function unconfigured(
   deps: OrganizationPollDeps,
-  organization: Pick<OrganizationConfig, 'organizationGuid' | 'secretArn'>,
+  organization: OrganizationToPoll,
   options: PollOptions,
 ): PollSummary {
   deps.metrics.count(POLL_UNCONFIGURED_METRIC);
@@ -99,6 +106,28 @@ function unconfigured(
     organizationGuid: organization.organizationGuid,
     pollId: options.pollId ?? '',
     outcome: 'unconfigured',
+    counts: {},
+    nutcacheRequests: 0,
+    durationMs: 0,
+  };
+}
+
+/**
+ * A poll request that is not polled: an organization that is not registered (`unconfigured`) or paused
+ * (`skipped`). One log line and one metric; no secret is read and Nutcache is not called.
+ */
+export function notPolled(
+  deps: Pick<OrganizationPollDeps, 'log' | 'metrics'>,
+  why: { readonly outcome: 'unconfigured' | 'skipped'; readonly reason: string },
+  organizationGuid: string,
+  options: Pick<PollOptions, 'pollId'>,
+): PollSummary {
+  deps.metrics.count(why.outcome === 'skipped' ? POLL_SKIPPED_METRIC : POLL_UNCONFIGURED_METRIC);
+  deps.log.warn(`poll skipped: ${why.reason}`, { organizationGuid });
+  return {
+    organizationGuid,
+    pollId: options.pollId ?? '',
+    outcome: why.outcome,
     counts: {},
     nutcacheRequests: 0,
     durationMs: 0,

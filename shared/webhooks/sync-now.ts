@@ -8,10 +8,12 @@
  * - 401 missing or malformed signature headers, timestamp more than 5 minutes from our clock, bad signature;
  * - 400 `webhook-id` longer than 256 characters (Standard Webhooks ids are short, e.g. `msg_` + a ULID; the
  *   id becomes a DynamoDB key, whose limit is 2,048 bytes);
- * - 400 body not JSON / not the expected shape; 400 organization not configured (ORGANIZATIONS);
+ * - 400 body not JSON / not the expected shape; 400 organization not registered (the registry);
+ * - 409 organization paused (`nutcache-cdc orgs resume` first);
  * - 409 `webhook-id` already used (checked after the signature, so nobody can burn ids without the secret);
- * - 202 `{"runId", "organizationGuid", "mode"}` once the poller was invoked asynchronously;
- * - 500 when the invocation failed (the id is released so the sender's retry, same id, is accepted).
+ * - 202 `{"runId", "organizationGuid", "mode"}` once the poll request is on the poll queue (in the
+ *   organization's API-key group, so it waits for the polls sharing its key);
+ * - 500 when the request could not be queued (the id is released so the sender's retry, same id, is accepted).
  * Nothing from the request is logged verbatim: only the outcome, sizes and, once the organization is known
  * to be ours, its guid.
  */
@@ -19,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PollerInput } from '../config/env.ts';
 import type { Log, MetricsSink } from '../ports.ts';
+import type { RegisteredOrganization } from '../registry/model.ts';
 import type { ReplayGuard } from './replay-guard.ts';
 import { TIMESTAMP_TOLERANCE_SECONDS, type VerifyFailure, verifyWebhook } from './signing.ts';
 
@@ -45,15 +48,18 @@ export interface SyncNowDeps {
   /** The inbound signing secrets (any may sign). */
   secrets(): Promise<readonly string[]>;
   readonly replay: ReplayGuard;
-  /** Organizations this deployment polls. */
-  readonly organizations: ReadonlySet<string>;
-  /** Starts a poll or resync without waiting for it (async Lambda invoke). */
-  startRun(input: PollerInput): Promise<void>;
+  /** The organization as registered (GUID in any case), or undefined when it is not. */
+  findOrganization(organizationGuid: string): Promise<SyncNowOrganization | undefined>;
+  /** Starts a poll or resync without waiting for it (a message on the poll queue). */
+  startRun(input: PollerInput, organization: SyncNowOrganization): Promise<void>;
   now(): number;
   newRunId?(): string;
   readonly log: Log;
   readonly metrics?: MetricsSink;
 }
+
+/** What sync-now needs of a registered organization. */
+export type SyncNowOrganization = Pick<RegisteredOrganization, 'organizationGuid' | 'state' | 'apiKeyGroup'>;
 
 export const syncNowBodySchema = z.strictObject({
   organizationGuid: z.string().min(1).max(128),
@@ -114,12 +120,16 @@ export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps):
     );
   }
   const { mode } = parsed.data;
-  // GUIDs compare case-insensitively, as the poller's findOrganization does; the run gets the GUID as
-  // configured.
-  const wanted = parsed.data.organizationGuid.toUpperCase();
-  const organizationGuid = [...deps.organizations].find((guid) => guid.toUpperCase() === wanted);
-  if (organizationGuid === undefined) {
-    return reject(400, 'unknown organizationGuid: this deployment does not poll that organization');
+  // GUIDs compare case-insensitively (the registry's lookup); the run gets the GUID as registered.
+  const organization = await deps.findOrganization(parsed.data.organizationGuid);
+  if (organization === undefined) {
+    return reject(400, 'unknown organizationGuid: no organization of this deployment has that GUID');
+  }
+  const { organizationGuid } = organization;
+  if (organization.state === 'paused') {
+    return reject(409, 'organization is paused: resume it (nutcache-cdc orgs resume) before syncing it', {
+      organizationGuid,
+    });
   }
 
   const nowSeconds = Math.floor(nowMs / 1000);
@@ -128,7 +138,7 @@ export async function handleSyncNow(request: SyncNowRequest, deps: SyncNowDeps):
 
   const runId = deps.newRunId?.() ?? `sync-now-${randomUUID()}`;
   try {
-    await deps.startRun({ organizationGuid, mode, pollId: runId });
+    await deps.startRun({ organizationGuid, mode, pollId: runId }, organization);
   } catch (error) {
     await deps.replay.release(verified.id).catch(() => undefined);
     deps.metrics?.count('SyncNowStartFailed');
@@ -167,20 +177,4 @@ export async function handleSyncNowEvent(event: unknown, deps: SyncNowDeps): Pro
   deps.metrics?.count('SyncNowRejected400');
   deps.log.warn('Sync-now request rejected', { statusCode: 400, error: 'malformed event' });
   return reply(400, { error: 'not a function URL request: method, headers or body missing' });
-}
-
-const organizationsSchema = z.array(z.looseObject({ organizationGuid: z.string().min(1) }));
-
-/** The organization guids of the ORGANIZATIONS environment variable. */
-export function organizationGuidsFromEnv(value: string | undefined): Set<string> {
-  if (!value) return new Set();
-  let json: unknown;
-  try {
-    json = JSON.parse(value);
-  } catch {
-    throw new Error('ORGANIZATIONS is not valid JSON');
-  }
-  const parsed = organizationsSchema.safeParse(json);
-  if (!parsed.success) throw new Error('ORGANIZATIONS must be a JSON array of {"organizationGuid": …}');
-  return new Set(parsed.data.map((o) => o.organizationGuid));
 }

@@ -21,7 +21,7 @@ import {
   ruleTargetChecks,
   schedulerChecks,
 } from './permissions.ts';
-import { functionOf, ORG_A, ORG_B, runScenario, type Scenario, scheduleInput } from './scenario.ts';
+import { functionOf, ORG_A, ORG_B, runScenario, type Scenario } from './scenario.ts';
 
 interface Evaluated extends Check {
   readonly evaluation: Evaluation;
@@ -101,15 +101,24 @@ describe('the deployed stack under IAM', () => {
     const outcome = (flow: string) => scenario.runs.find((r) => r.flow === flow)?.run;
     for (const { flow, run } of scenario.runs)
       expect(run.error, `${flow}\n${run.output.slice(-2000)}`).toBeUndefined();
-    expect(outcome('scheduled poll (first: snapshots)')?.result).toMatchObject({
-      outcome: 'success',
-      counts: { snapshot: 8 },
-    });
-    expect(outcome('scheduled poll (created, updated, deleted)')?.result).toMatchObject({
-      outcome: 'success',
-      counts: { created: 1, updated: 1, deleted: 1 },
-    });
-    expect(outcome('scheduled poll (imported secret, one event dead-lettered)')?.result).toMatchObject({
+    // Poll-queue messages: no batch item failure, and the events of each poll on the bus.
+    for (const flow of ['scheduled poll (first: snapshots)', 'scheduled poll (created, updated, deleted)']) {
+      expect(outcome(flow)?.result).toEqual({ batchItemFailures: [] });
+    }
+    const published = (guid: string) =>
+      scenario.recorder.events
+        .filter((e) => String(e.Detail).includes(guid))
+        .map((e) => e.DetailType)
+        .sort();
+    expect(published(ORG_A)).toEqual(
+      [
+        ...Array(8).fill('Customer Snapshot'),
+        'Customer Created',
+        'Customer Deleted',
+        'Customer Updated',
+      ].sort(),
+    );
+    expect(outcome('direct poll (imported secret, one event dead-lettered)')?.result).toMatchObject({
       counts: { snapshot: 2 },
     });
     expect(scenario.recorder.messages).toEqual([
@@ -117,12 +126,11 @@ describe('the deployed stack under IAM', () => {
         queueArn: expect.stringMatching(/EventDeadLetterQueue/),
         body: expect.stringContaining('Unpublishable'),
       },
+      { queueArn: expect.stringMatching(/PollQueue/), body: expect.stringContaining(ORG_B) },
     ]);
     expect(outcome('sync now (signed request)')?.result).toMatchObject({ statusCode: 202 });
-    expect(outcome('resync (invoked by sync now)')?.result).toMatchObject({
-      organizationGuid: ORG_B,
-      outcome: 'success',
-    });
+    expect(outcome('resync (queued by sync now)')?.result).toEqual({ batchItemFailures: [] });
+    expect(published(ORG_B).length).toBeGreaterThan(0);
     expect(outcome('webhook delivery (success)')?.result).toEqual({ batchItemFailures: [] });
     expect(outcome('webhook delivery (503: retry later)')?.result).toEqual({
       batchItemFailures: [{ itemIdentifier: 'msg-1' }],
@@ -162,9 +170,32 @@ describe('the deployed stack under IAM', () => {
         'sqs:SendMessage',
       ]),
     );
+    // Sync-now: its signing secret, the registry lookup, the replay claim, the poll message.
     expect([...actions('sync-now')]).toEqual(
-      expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:PutItem', 'lambda:InvokeFunction']),
+      expect.arrayContaining([
+        'secretsmanager:GetSecretValue',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'sqs:SendMessage',
+      ]),
     );
+    expect([...actions('sync-now')]).not.toContain('lambda:InvokeFunction');
+    const lookup = scenario.recorder.calls.find(
+      (c) => c.action === 'dynamodb:GetItem' && c.caller === functionOf(scenario, 'sync-now').accessKeyId,
+    );
+    expect(lookup?.context['dynamodb:LeadingKeys']).toEqual(['REGISTRY#ORGANIZATIONS']);
+    // The poller reads each organization from the registry, and an imported secret by its ABAC tag.
+    const registryReads = scenario.recorder.calls.filter(
+      (c) =>
+        c.action === 'dynamodb:GetItem' &&
+        c.caller === functionOf(scenario, 'poller').accessKeyId &&
+        JSON.stringify(c.context['dynamodb:LeadingKeys']) === '["REGISTRY#ORGANIZATIONS"]',
+    );
+    expect(registryReads.length).toBeGreaterThanOrEqual(4);
+    const taggedRead = scenario.recorder.calls.find(
+      (c) => c.action === 'secretsmanager:GetSecretValue' && c.resource.includes('nutcache/org-c'),
+    );
+    expect(taggedRead?.context['aws:ResourceTag/nutcache-cdc:environment']).toBe('iam');
     expect([...actions('delivery')]).toEqual(
       expect.arrayContaining([
         'secretsmanager:GetSecretValue',
@@ -202,9 +233,9 @@ describe('the deployed stack under IAM', () => {
 
   it.each([
     [
-      'EventBridge Scheduler assume its role, invoke the poller and reach its dead-letter queue',
+      'EventBridge Scheduler assume its role, send to the poll queue and reach its dead-letter queue',
       'scheduler',
-      ['sts:AssumeRole', 'lambda:InvokeFunction', 'sqs:SendMessage'],
+      ['sts:AssumeRole', 'sqs:SendMessage'],
     ],
     [
       'EventBridge reach every sync-rule target (resource policy or assumed role) and dead-letter queue',
@@ -381,7 +412,7 @@ describe('the deployed stack under IAM', () => {
       try {
         const published = scenario.recorder.events.length;
         scenario.sandbox.create({ name: 'Never Published Ltd' });
-        const run = await scenario.run(poller, scheduleInput(scenario.stack, ORG_A));
+        const run = await scenario.run(poller, { organizationGuid: ORG_A });
         expect(scenario.recorder.events.length).toBe(published);
         expect(run.ok ? (run.result as { outcome?: string }).outcome : run.error).not.toBe('success');
       } finally {

@@ -4,7 +4,7 @@
  * - each call a function made (recorded by the stand-in), by the function's execution role;
  * - what Lambda does with that role for the function: write its logs, send traces, poll its SQS event
  *   source, send a failed asynchronous invocation to its on-failure destination;
- * - EventBridge Scheduler assuming its role and invoking the poller (and its dead-letter queue);
+ * - EventBridge Scheduler assuming its role and sending to the poll queue (and its dead-letter queue);
  * - EventBridge handing events to each rule target (resource policy, or a role it assumes) and to the
  *   target's dead-letter queue;
  * - CloudWatch alarms publishing to the alarm topic (topic policy and its KMS key policy);
@@ -179,20 +179,29 @@ interface Target {
   readonly DeadLetterConfig?: { Arn: unknown };
 }
 
-/** EventBridge Scheduler: assume the schedule's role, invoke the target, and (as the role) the dead-letter queue. */
+/** The logical id of the one resource of `type` whose id starts with `prefix`. */
+function onlyResource(stack: DeployedStack, type: string, prefix: string): string {
+  const found = stack.ofType(type).filter(([id]) => id.startsWith(prefix));
+  if (found.length !== 1 || !found[0])
+    throw new Error(`expected one ${type} ${prefix}*, found ${found.length}`);
+  return found[0][0];
+}
+
+/**
+ * EventBridge Scheduler, for every organization's schedule (created at run time in the stack's group, with
+ * the stack's role: shared/registry/schedules.ts): assume the role, send to the poll queue, and (as the
+ * role) to the dead-letter queue.
+ */
 export function schedulerChecks(stack: DeployedStack): Check[] {
-  return stack.ofType('AWS::Scheduler::Schedule').flatMap(([id, schedule]) => {
-    const target = schedule.Properties?.Target as Target;
-    const groupName = schedule.Properties?.GroupName;
-    const group = groupName === undefined ? 'default' : stack.resolveString(groupName);
-    const sourceArn = `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${group}`;
-    const caller = { kind: 'service', service: 'scheduler.amazonaws.com', sourceArn } as const;
-    const reach = { stack, subject: 'scheduler', origin: id, caller, roleArn: target.RoleArn };
-    const deadLetters = target.DeadLetterConfig
-      ? [actOn(reach, stack.resolveString(target.DeadLetterConfig.Arn))]
-      : [];
-    return [...serviceReaches(reach, stack.resolveString(target.Arn)), ...deadLetters];
-  });
+  const groupId = onlyResource(stack, 'AWS::Scheduler::ScheduleGroup', 'ScheduleGroup');
+  const group = stack.physicalName(groupId);
+  const sourceArn = `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${group}`;
+  const caller = { kind: 'service', service: 'scheduler.amazonaws.com', sourceArn } as const;
+  const roleArn = { 'Fn::GetAtt': [onlyResource(stack, 'AWS::IAM::Role', 'SchedulerRole'), 'Arn'] };
+  const reach = { stack, subject: 'scheduler', origin: `schedule group ${group}`, caller, roleArn };
+  const pollQueue = stack.getAtt(onlyResource(stack, 'AWS::SQS::Queue', 'PollQueue'), 'Arn');
+  const deadLetters = stack.getAtt(onlyResource(stack, 'AWS::SQS::Queue', 'PollFailureQueue'), 'Arn');
+  return [...serviceReaches(reach, pollQueue), actOn(reach, deadLetters)];
 }
 
 /** Whether the resource behind an ARN is managed elsewhere (its resource policy is not in this template). */

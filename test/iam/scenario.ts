@@ -1,9 +1,11 @@
 /**
  * The flows the IAM-evaluated test drives through the bundled functions, against the sandbox Nutcache API,
  * a dynalite table created from the template's key schema, an https webhook receiver and the recording AWS
- * stand-in: scheduled polls (first poll, then creations, updates and deletions; an organization whose secret
- * is imported and KMS-encrypted, with one event EventBridge rejects for good), a correctly signed "sync now"
- * request whose asynchronous invoke then runs a resync, and the webhook delivery of the published events
+ * stand-in: the organizations registered in the table's registry, polls as their schedules ask for them (a
+ * message of the FIFO poll queue handed to the poller: first poll, then creations, updates and deletions),
+ * an operator's direct invocation for an organization whose secret is imported (tagged by the ABAC
+ * convention) and KMS-encrypted, with one event EventBridge rejects for good, a correctly signed "sync now"
+ * request that looks the organization up in the registry and queues a resync the poller then runs, and the webhook delivery of the published events
  * from SQS records (success, a retry, a 410 that disables the subscription). The stand-in enforces IAM with the template's policies, as an account would.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,8 +20,10 @@ import {
   startSandbox,
 } from '../../sandbox/index.ts';
 import { ENV } from '../../shared/config/env.ts';
+import { DynamoOrganizationRegistry } from '../../shared/registry/dynamodb.ts';
 import { matchEventPattern } from '../../shared/rules/matcher.ts';
 import { createTable } from '../../shared/store/create-table.ts';
+import { createDocumentClient } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import { WEBHOOK_DELIVERY_ENV } from '../../shared/webhooks/aws-adapters.ts';
 import { generateWebhookSecret, signWebhook } from '../../shared/webhooks/signing.ts';
@@ -45,9 +49,14 @@ import { type Check, recordedChecks } from './permissions.ts';
 
 export const ORG_A = DEFAULT_ORGANIZATION_GUID;
 export const ORG_B = '11111111-2222-4333-8444-555555555555';
-/** Its secret is imported by name (the template only knows a partial ARN). */
+/** Its secret is imported: a name of its own, the environment tag of the ABAC convention. */
 export const ORG_C = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
 export const IMPORTED_SECRET_NAME = 'nutcache/org-c';
+const ENVIRONMENT = 'iam';
+/** A secret by the naming convention: `<secretNamePrefix><GUID>` plus Secrets Manager's suffix. */
+const conventionSecretArn = (guid: string) =>
+  `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:nutcache-cdc/${ENVIRONMENT}/organizations/${guid}-${secretSuffix(guid)}`;
+const IMPORTED_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${IMPORTED_SECRET_NAME}-${secretSuffix(IMPORTED_SECRET_NAME)}`;
 /** The customer managed key the imported secret is encrypted with (reading it needs kms:Decrypt). */
 export const IMPORTED_SECRET_KMS_KEY =
   'arn:aws:kms:us-east-1:123456789012:key/5e0c1d2a-3b4c-4d5e-8f60-718293a4b5c6';
@@ -85,7 +94,7 @@ export function functionOf(
   role: 'poller' | 'sync-now' | 'delivery',
 ): LambdaFunction {
   const variable = {
-    poller: ENV.organizations,
+    poller: ENV.dailyRequestBudget,
     'sync-now': ENV.inboundWebhookSecretArn,
     delivery: ENV.webhookUrl,
   }[role];
@@ -103,23 +112,41 @@ function standInSecrets(
   sandboxUrl: string,
   webhookSecret: string,
 ): StandInSecret[] {
-  const poller = functionOf(synthesized, 'poller');
-  const organizations = JSON.parse(poller.environment[ENV.organizations] ?? '[]') as {
-    organizationGuid: string;
-    secretArn: string;
-  }[];
-  const orgSecrets = organizations.map((o) => ({
-    // An imported secret's template ARN may lack the suffix Secrets Manager adds; the real one has it.
-    arn: /-[A-Za-z0-9]{6}$/.test(o.secretArn) ? o.secretArn : `${o.secretArn}-${secretSuffix(o.secretArn)}`,
-    value: JSON.stringify({ ...DEMO_CREDENTIALS, organizationGuid: o.organizationGuid, baseUrl: sandboxUrl }),
-    ...(o.secretArn.includes(IMPORTED_SECRET_NAME) ? { kmsKeyArn: IMPORTED_SECRET_KMS_KEY } : {}),
-  }));
+  const credentials = (organizationGuid: string) =>
+    JSON.stringify({ ...DEMO_CREDENTIALS, organizationGuid, baseUrl: sandboxUrl });
   const inbound = functionOf(synthesized, 'sync-now').environment[ENV.inboundWebhookSecretArn] ?? '';
   return [
-    ...orgSecrets,
+    { arn: conventionSecretArn(ORG_A), value: credentials(ORG_A) },
+    { arn: conventionSecretArn(ORG_B), value: credentials(ORG_B) },
+    {
+      arn: IMPORTED_SECRET_ARN,
+      value: credentials(ORG_C),
+      kmsKeyArn: IMPORTED_SECRET_KMS_KEY,
+      tags: [{ Key: 'nutcache-cdc:environment', Value: ENVIRONMENT }],
+    },
     { arn: WEBHOOK_SECRET_ARN, value: JSON.stringify({ secrets: [webhookSecret] }) },
     { arn: inbound, value: INBOUND_SECRET },
   ];
+}
+
+/** The organizations as `orgs add` (or the registrar) registers them. */
+async function registerOrganizations(dynamo: LocalDynamo, tableName: string): Promise<void> {
+  const registry = new DynamoOrganizationRegistry({ client: createDocumentClient(dynamo.client), tableName });
+  const now = new Date().toISOString();
+  const base = { everyMinutes: 15, state: 'active', createdAt: now, updatedAt: now } as const;
+  for (const [organizationGuid, secretArn] of [
+    [ORG_A, conventionSecretArn(ORG_A)],
+    [ORG_B, conventionSecretArn(ORG_B)],
+    [ORG_C, IMPORTED_SECRET_ARN],
+  ] as const) {
+    await registry.add({
+      ...base,
+      organizationGuid,
+      credentials: { kind: 'secretsManager', secretArn },
+      apiKeyGroup: `key-${organizationGuid.slice(0, 8)}`,
+      managedBy: organizationGuid === ORG_C ? 'cli' : 'config',
+    });
+  }
 }
 
 function partitionKeyOf(stack: DeployedStack): string {
@@ -130,16 +157,46 @@ function partitionKeyOf(stack: DeployedStack): string {
   return hash.AttributeName;
 }
 
-export function scheduleInput(stack: DeployedStack, organizationGuid: string): unknown {
-  for (const [, schedule] of stack.ofType('AWS::Scheduler::Schedule')) {
-    const input = JSON.parse(
-      String((schedule.Properties?.Target as { Input?: string } | undefined)?.Input),
-    ) as {
-      organizationGuid?: string;
-    };
-    if (input.organizationGuid?.toLowerCase() === organizationGuid.toLowerCase()) return input;
+/** The poll queue's ARN: the event source of the poller. */
+export function pollQueueArn(stack: DeployedStack): string {
+  for (const [, mapping] of stack.ofType('AWS::Lambda::EventSourceMapping')) {
+    const source = mapping.Properties?.EventSourceArn;
+    if (stack.resource(stack.referencedId(source)).Properties?.FifoQueue === true) {
+      return stack.resolveString(source);
+    }
   }
-  throw new Error(`no schedule for ${organizationGuid}`);
+  throw new Error('no FIFO event source in the template');
+}
+
+/** The poller's event for one message of the poll queue, as Lambda's SQS event source hands it over. */
+export function pollQueueEvent(stack: DeployedStack, body: string, messageId = randomUUID()): unknown {
+  return {
+    Records: [
+      {
+        messageId,
+        receiptHandle: `receipt-${messageId}`,
+        body,
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(Date.now()),
+          SenderId: 'AIDASCHEDULER',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+          MessageGroupId: 'key',
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: pollQueueArn(stack),
+        awsRegion: REGION,
+      },
+    ],
+  };
+}
+
+/** What an organization's schedule sends to the poll queue at one fire (shared/registry/schedules.ts). */
+export function scheduledPoll(stack: DeployedStack, organizationGuid: string): unknown {
+  const body = JSON.stringify({ organizationGuid, scheduledTime: new Date().toISOString() });
+  return pollQueueEvent(stack, body);
 }
 
 function functionUrlEvent(body: string, headers: Record<string, string>): APIGatewayProxyEventV2 {
@@ -235,7 +292,7 @@ export async function runScenario(): Promise<Scenario> {
   const receiver = await startHttpsReceiver(tls, webhookSecret);
   const synthesized = synthesizeFixture(
     {
-      environmentName: 'iam',
+      environmentName: ENVIRONMENT,
       organizations: [
         { organizationGuid: ORG_A },
         { organizationGuid: ORG_B },
@@ -253,6 +310,7 @@ export async function runScenario(): Promise<Scenario> {
   const dynamo: LocalDynamo = await startLocalDynamo();
   const tableName = synthesized.stack.ref(synthesized.stack.ofType('AWS::DynamoDB::Table')[0]?.[0] ?? '');
   await createTable(dynamo.client, tableName);
+  await registerOrganizations(dynamo, tableName);
   const eventSourceMappings = synthesized.stack.ofType('AWS::Lambda::EventSourceMapping').map(([id, m]) => ({
     uuid: synthesized.stack.ref(id),
     functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${synthesized.stack.resolveString(m.Properties?.FunctionName)}`,
@@ -307,19 +365,15 @@ type Invoke = (flow: string, fn: LambdaFunction, event: unknown) => Promise<Func
 
 async function drivePolls(s: Scenario, invoke: Invoke): Promise<void> {
   const poller = functionOf(s, 'poller');
-  await invoke('scheduled poll (first: snapshots)', poller, scheduleInput(s.stack, ORG_A));
+  await invoke('scheduled poll (first: snapshots)', poller, scheduledPoll(s.stack, ORG_A));
   const ids = s.sandbox.list().map((c) => c.id);
   s.sandbox.create({ name: 'Acme Ltée', email: 'info@acme.example' });
   s.sandbox.update(ids[1] ?? 0, { status: 1, contact: 'Marie Tremblay' });
   s.sandbox.remove(ids[6] ?? 0);
-  await invoke('scheduled poll (created, updated, deleted)', poller, scheduleInput(s.stack, ORG_A));
+  await invoke('scheduled poll (created, updated, deleted)', poller, scheduledPoll(s.stack, ORG_A));
   s.sandbox.organization(ORG_C).create({ name: 'Imported Org Customer', email: 'c@example.com' });
   s.sandbox.organization(ORG_C).create({ name: UNPUBLISHABLE, email: 'dead@example.com' });
-  await invoke(
-    'scheduled poll (imported secret, one event dead-lettered)',
-    poller,
-    scheduleInput(s.stack, ORG_C),
-  );
+  await invoke('direct poll (imported secret, one event dead-lettered)', poller, { organizationGuid: ORG_C });
 }
 
 async function driveSyncNow(s: Scenario, invoke: Invoke): Promise<void> {
@@ -328,10 +382,10 @@ async function driveSyncNow(s: Scenario, invoke: Invoke): Promise<void> {
   const headers = signWebhook(`sync-${randomUUID()}`, Date.now(), body, [`whsec_${INBOUND_SECRET}`]);
   const syncNow = functionOf(s, 'sync-now');
   await invoke('sync now (signed request)', syncNow, functionUrlEvent(body, { ...headers }));
-  // Nothing invoked (e.g. denied): the flows' assertions report the missing resync.
-  const invocation = s.recorder.invocations.at(-1);
-  if (!invocation) return;
-  await invoke('resync (invoked by sync now)', functionOf(s, 'poller'), JSON.parse(invocation.payload));
+  // Nothing queued (e.g. denied): the flows' assertions report the missing resync.
+  const queued = s.recorder.messages.find((m) => m.queueArn === pollQueueArn(s.stack));
+  if (!queued) return;
+  await invoke('resync (queued by sync now)', functionOf(s, 'poller'), pollQueueEvent(s.stack, queued.body));
 }
 
 async function driveDelivery(s: Scenario, invoke: Invoke): Promise<void> {

@@ -3,7 +3,8 @@
  * functions/poller.ts), take the bundled poller out of cdk.out, and run it in a plain Node.js child process
  * with exactly the environment the template gives the function, pointed at loopback stand-ins (dynalite,
  * the sandbox Nutcache API, a fake EventBridge / Secrets Manager / SQS endpoint). A first poll of the
- * sandbox organization must publish one Customer Snapshot event per seed customer.
+ * sandbox organization, registered in the registry and asked for by a poll-queue message as its schedule
+ * sends it, must publish one Customer Snapshot event per seed customer.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -22,7 +23,9 @@ import {
 } from '../../sandbox/index.ts';
 import { ENV } from '../../shared/config/env.ts';
 import { customerChangeDetailSchema, DETAIL_TYPES } from '../../shared/events/contract.ts';
+import { DynamoOrganizationRegistry } from '../../shared/registry/dynamodb.ts';
 import { createTable } from '../../shared/store/create-table.ts';
+import { createDocumentClient } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import { type FakeAws, startFakeAws } from './fixtures/fake-aws.ts';
 import { resolveIntrinsics } from './fixtures/intrinsics.ts';
@@ -43,6 +46,35 @@ interface InvokeOutcome {
 
 const RUNNER = new URL('./fixtures/invoke-bundle.mjs', import.meta.url).pathname;
 const TABLE_NAME = 'nutcache-cdc-artifact-test';
+/** The organization's secret, named by the convention the poller's role is granted (organization-credentials.ts). */
+const SECRET_ARN = `arn:aws:secretsmanager:us-east-1:000000000000:secret:nutcache-cdc/test/organizations/${DEFAULT_ORGANIZATION_GUID}-AbCdEf`;
+
+/** The poll-queue message an organization's schedule sends (shared/registry/schedules.ts), as Lambda hands it over. */
+function pollQueueEvent(organizationGuid: string): Json {
+  const body = JSON.stringify({ organizationGuid, scheduledTime: '2026-11-29T10:00:00Z' });
+  return {
+    Records: [{ messageId: 'm-1', receiptHandle: 'r-1', body, eventSource: 'aws:sqs', attributes: {} }],
+  };
+}
+
+/** The organization as `orgs add` or the registrar registers it. */
+async function register(dynamo: LocalDynamo): Promise<void> {
+  const registry = new DynamoOrganizationRegistry({
+    client: createDocumentClient(dynamo.client),
+    tableName: TABLE_NAME,
+  });
+  const now = new Date().toISOString();
+  await registry.add({
+    organizationGuid: DEFAULT_ORGANIZATION_GUID,
+    credentials: { kind: 'secretsManager', secretArn: SECRET_ARN },
+    everyMinutes: 15,
+    apiKeyGroup: 'sandbox-key',
+    state: 'active',
+    createdAt: now,
+    updatedAt: now,
+    managedBy: 'config',
+  });
+}
 
 function runBundle(bundle: string, exportName: string, event: unknown, env: Record<string, string>) {
   return new Promise<{ outcome: InvokeOutcome; stdout: string; stderr: string }>((resolve, reject) => {
@@ -76,7 +108,6 @@ describe('the bundled poller in cdk.out', () => {
   const outdir = mkdtempSync(join(tmpdir(), 'nutcache-cdk-out-'));
   let resources: Record<string, Resource>;
   let functionProps: Json;
-  let scheduleInput: unknown;
   let bundle: string;
   let synthMs: number;
   let sandbox: Sandbox;
@@ -99,11 +130,10 @@ describe('the bundled poller in cdk.out', () => {
       Resources: Record<string, Resource>;
     };
     resources = template.Resources;
-    const fn = Object.values(resources).find((r) => r.Type === 'AWS::Lambda::Function');
-    functionProps = fn?.Properties ?? {};
-    const schedule = Object.values(resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
-    if (!schedule?.Properties) throw new Error('no schedule in the template');
-    scheduleInput = JSON.parse(String((schedule.Properties.Target as Json).Input));
+    const fn = Object.entries(resources).find(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('Poller'),
+    );
+    functionProps = fn?.[1].Properties ?? {};
 
     // The asset manifest maps the template's S3 key to the staged bundle directory.
     const s3Key = (functionProps.Code as Json).S3Key as string;
@@ -126,6 +156,7 @@ describe('the bundled poller in cdk.out', () => {
     sandbox = await startSandbox({});
     dynamo = await startLocalDynamo();
     await createTable(dynamo.client, TABLE_NAME);
+    await register(dynamo);
     // Filled below, once the organizations are known; the fake must run first: the SQS client sends to
     // the queue URL's own host, so queue URLs name the fake.
     const secrets = new Map<string, string>();
@@ -149,17 +180,14 @@ describe('the bundled poller in cdk.out', () => {
     const templateEnv = Object.fromEntries(
       Object.entries(variables).map(([name, value]) => [name, resolveIntrinsics(value, ref)]),
     );
-    const organizations = JSON.parse(templateEnv[ENV.organizations] ?? '[]') as { secretArn: string }[];
-    for (const o of organizations) {
-      secrets.set(
-        o.secretArn,
-        JSON.stringify({
-          ...DEMO_CREDENTIALS,
-          organizationGuid: DEFAULT_ORGANIZATION_GUID,
-          baseUrl: sandbox.url,
-        }),
-      );
-    }
+    secrets.set(
+      SECRET_ARN,
+      JSON.stringify({
+        ...DEMO_CREDENTIALS,
+        organizationGuid: DEFAULT_ORGANIZATION_GUID,
+        baseUrl: sandbox.url,
+      }),
+    );
     environment = {
       PATH: process.env.PATH ?? '',
       ...templateEnv,
@@ -177,7 +205,7 @@ describe('the bundled poller in cdk.out', () => {
     run = await runBundle(
       bundle,
       String(functionProps.Handler).split('.')[1] ?? 'handler',
-      scheduleInput,
+      pollQueueEvent(DEFAULT_ORGANIZATION_GUID),
       environment,
     );
 
@@ -205,13 +233,14 @@ describe('the bundled poller in cdk.out', () => {
     expect(environment.NODE_OPTIONS).toBe('--enable-source-maps --max-old-space-size=256');
   });
 
-  it('answers the scheduler event with a successful poll', () => {
+  it('answers the poll-queue message with a successful poll (no batch item failure)', () => {
     expect(run.outcome.error).toBeUndefined();
     expect(run.outcome.ok).toBe(true);
-    expect(run.outcome.result).toMatchObject({ organizationGuid: DEFAULT_ORGANIZATION_GUID });
+    expect(run.outcome.result).toEqual({ batchItemFailures: [] });
+    expect(run.stdout).toContain('"PollSucceeded"');
   });
 
-  it('reads the organization credentials from the secret named in ORGANIZATIONS', () => {
+  it('reads the organization credentials from the secret the registry names', () => {
     expect(fake.calls).toContain('secretsmanager.GetSecretValue');
     expect(run.stdout + run.stderr).not.toContain(DEMO_CREDENTIALS.password);
   });

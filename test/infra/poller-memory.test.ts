@@ -30,7 +30,7 @@ describe('the poller memory setting', () => {
     expect(DEFAULT_POLLER_MEMORY_MB).toBe(512);
     // The largest listing the poller's time allows (one API key of its own: 180 pages a minute).
     const longest = MAX_LISTING_MINUTES * 180 * 100;
-    expect(listingMinutes(longest, 1)).toBeLessThanOrEqual(MAX_LISTING_MINUTES);
+    expect(listingMinutes(longest)).toBeLessThanOrEqual(MAX_LISTING_MINUTES);
     expect(maxCustomersForMemory(512)).toBeGreaterThanOrEqual(longest);
     expect(() =>
       configWith({ organizations: [{ organizationGuid: GUID_A, expectedCustomers: longest }] }),

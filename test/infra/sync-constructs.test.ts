@@ -51,11 +51,6 @@ function build(): Built {
     partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
     sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
   });
-  const poller = new lambda.Function(stack, 'Poller', {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => {};'),
-  });
   const targetQueue = new sqs.Queue(stack, 'CrmQueue');
   const consumer = new lambda.Function(stack, 'Consumer', {
     runtime: lambda.Runtime.NODEJS_22_X,
@@ -119,9 +114,8 @@ function build(): Built {
   });
   new SyncNowEndpoint(scope, 'SyncNow', {
     table,
-    poller,
+    pollQueue: new sqs.Queue(stack, 'PollQueue', { fifo: true }),
     environmentName: 'dev',
-    organizationGuids: ['846E176E-7C4B-4BFD-A894-C98F2988927E'],
     secret: new secretsmanager.Secret(stack, 'InboundSecret', {
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
     }),
@@ -350,29 +344,32 @@ describe('SyncNowEndpoint', () => {
       ReservedConcurrentExecutions: Match.absent(),
       Environment: {
         Variables: Match.objectLike({
-          POLLER_FUNCTION_NAME: { Ref: Match.stringLikeRegexp('^Poller') },
+          POLL_QUEUE_URL: { Ref: Match.stringLikeRegexp('^PollQueue') },
           INBOUND_WEBHOOK_SECRET_ARN: { Ref: Match.stringLikeRegexp('InboundSecret') },
           TABLE_NAME: { Ref: Match.stringLikeRegexp('^Table') },
-          ORGANIZATIONS: JSON.stringify([{ organizationGuid: '846E176E-7C4B-4BFD-A894-C98F2988927E' }]),
+          // No list of organizations: sync-now looks each up in the registry.
+          ORGANIZATIONS: Match.absent(),
         }),
       },
     });
   });
 
-  it('may invoke the poller', () => {
+  it('may send to the poll queue, and invoke no function', () => {
     built.template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: 'lambda:InvokeFunction',
-            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Poller'), 'Arn'] },
+            Action: 'sqs:SendMessage',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PollQueue'), 'Arn'] },
           }),
         ]),
       },
     });
+    const policies = JSON.stringify(built.template.findResources('AWS::IAM::Policy'));
+    expect(policies).not.toContain('lambda:InvokeFunction');
   });
 
-  it('may only put and delete its own WEBHOOK# replay items in the table, nothing else of it', () => {
+  it('may only put and delete its own WEBHOOK# replay items and read registered organizations, nothing else of the table', () => {
     const policies = Object.values(built.template.findResources('AWS::IAM::Policy')).filter((p) =>
       JSON.stringify(p).includes('SyncSyncNowHandlerRole'),
     ) as { Properties: { PolicyDocument: { Statement: { Action: unknown }[] } } }[];
@@ -387,6 +384,15 @@ describe('SyncNowEndpoint', () => {
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
         Condition: {
           'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['WEBHOOK#*'] },
+          Null: { 'dynamodb:LeadingKeys': 'false' },
+        },
+      },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:GetItem',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
+        Condition: {
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['REGISTRY#ORGANIZATIONS'] },
           Null: { 'dynamodb:LeadingKeys': 'false' },
         },
       },

@@ -1,5 +1,5 @@
 /**
- * The poller Lambda handler end to end, as Lambda runs it: two organizations configured, Secrets Manager,
+ * The poller Lambda handler end to end, as Lambda runs it: two organizations registered, Secrets Manager,
  * EventBridge and SQS faked with aws-sdk-client-mock, DynamoDB an embedded dynalite on 127.0.0.1 and
  * Nutcache the sandbox API. What a user sees: the logs and the EMF metric lines the handler prints, and
  * whether the invocation fails (Lambda retries it, the failure queue and the alarms fill).
@@ -15,6 +15,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_CREDENTIALS, type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { DynamoOrganizationRegistry } from '../../shared/registry/dynamodb.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
@@ -36,6 +37,7 @@ let handler: PollerHandler;
 let sandbox: Sandbox;
 let dynamo: LocalDynamo;
 let store: DynamoSnapshotStore;
+let registry: DynamoOrganizationRegistry;
 const lines: string[] = [];
 
 function context(): Context {
@@ -114,6 +116,26 @@ beforeAll(async () => {
   dynamo = await startLocalDynamo();
   await createTable(dynamo.client, TABLE);
   store = new DynamoSnapshotStore({ client: createDocumentClient(dynamo.client), tableName: TABLE });
+  registry = new DynamoOrganizationRegistry({
+    client: createDocumentClient(dynamo.client),
+    tableName: TABLE,
+  });
+  for (const [organizationGuid, secretArn] of [
+    [MISSING, MISSING_ARN],
+    [GOOD, GOOD_ARN],
+  ] as const) {
+    const now = new Date().toISOString();
+    await registry.add({
+      organizationGuid,
+      credentials: { kind: 'secretsManager', secretArn },
+      everyMinutes: 15,
+      apiKeyGroup: `key-${organizationGuid.slice(0, 4)}`,
+      state: 'active',
+      createdAt: now,
+      updatedAt: now,
+      managedBy: 'cli',
+    });
+  }
   events.on(PutEventsCommand).callsFake((input: { Entries?: unknown[] }) => ({
     FailedEntryCount: 0,
     Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `e-${i}` })),
@@ -121,10 +143,6 @@ beforeAll(async () => {
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
   sqs.on(SendMessageCommand).resolves({});
   Object.assign(process.env, {
-    ORGANIZATIONS: JSON.stringify([
-      { organizationGuid: MISSING, secretArn: MISSING_ARN, scheduleRateMinutes: 15 },
-      { organizationGuid: GOOD, secretArn: GOOD_ARN, scheduleRateMinutes: 15 },
-    ]),
     TABLE_NAME: TABLE,
     EVENT_BUS_NAME: 'nutcache-cdc-test',
     DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters',
@@ -252,5 +270,72 @@ describe('the poller handler', () => {
     } finally {
       await store.updateOrgState(GOOD, { notBefore: 0 });
     }
+  });
+
+  describe('from the poll queue (one message per poll, as the schedules send them)', () => {
+    const message = (organizationGuid: string, messageId: string) => ({
+      Records: [
+        {
+          messageId,
+          receiptHandle: `r-${messageId}`,
+          body: JSON.stringify({ organizationGuid, scheduledTime: new Date().toISOString() }),
+          eventSource: 'aws:sqs',
+          attributes: {},
+        },
+      ],
+    });
+    const failures = (result: unknown) => (result as { batchItemFailures: unknown[] }).batchItemFailures;
+
+    it('polls the registered organization and reports no batch item failure', async () => {
+      answerSecrets({ [GOOD_ARN]: filled(GOOD) });
+      expect(failures(await handler(message(GOOD, 'm-1'), context()))).toEqual([]);
+      expectPerPollMetric('PollSucceeded', GOOD);
+    });
+
+    it('reports a failed poll as that message’s failure, so SQS hands it out again', async () => {
+      answerSecrets({});
+      expect(failures(await handler(message(MISSING, 'm-2'), context()))).toEqual([
+        { itemIdentifier: 'm-2' },
+      ]);
+    });
+
+    it('names an organization stale once it had no success for 3 of its intervals: one log line, one metric', async () => {
+      const longAgo = new Date(Date.now() - 4 * 15 * 60_000).toISOString();
+      await store.updateOrgState(MISSING, { lastSuccessAt: longAgo });
+      answerSecrets({});
+      await handler(message(MISSING, 'm-5'), context());
+      const stale = logs().filter((l) => l.message === 'organization stale');
+      expect(stale).toHaveLength(1);
+      expect(stale[0]).toMatchObject({
+        organizationGuid: MISSING,
+        lastSuccessAt: longAgo,
+        outcome: 'failed',
+      });
+      expect(Number(stale[0]?.staleMinutes)).toBeGreaterThanOrEqual(60);
+      expectPerPollMetric('OrganizationStale', MISSING);
+    });
+
+    it('skips a paused organization: no secret read, no Nutcache call, no failure', async () => {
+      await registry.update(GOOD, { state: 'paused' });
+      try {
+        answerSecrets({ [GOOD_ARN]: filled(GOOD) });
+        sandbox.resetStats();
+        expect(failures(await handler(message(GOOD, 'm-3'), context()))).toEqual([]);
+        expectPerPollMetric('PollSkipped', GOOD);
+        expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+        expect(sandbox.stats.requests).toBe(0);
+        expect(logs().some((l) => /paused/.test(l.message))).toBe(true);
+      } finally {
+        await registry.update(GOOD, { state: 'active' });
+      }
+    });
+
+    it('answers an organization that is not registered as unconfigured, without failing the message', async () => {
+      const unknown = 'CCCCCCCC-DDDD-4EEE-8FFF-000000000000';
+      answerSecrets({});
+      expect(failures(await handler(message(unknown, 'm-4'), context()))).toEqual([]);
+      expectPerPollMetric('PollUnconfigured', unknown);
+      expect(logs().some((l) => /not registered/.test(l.message))).toBe(true);
+    });
   });
 });

@@ -34,7 +34,7 @@ export interface StandInSecret {
   readonly value: string;
   /** A customer-managed KMS key: reading the secret then also needs `kms:Decrypt` on it. */
   readonly kmsKeyArn?: string;
-  /** The tags it was created with (CreateSecret). */
+  /** The tags it was created with (CreateSecret); a request on it carries them as `aws:ResourceTag/<key>` (ABAC). */
   readonly tags?: readonly { Key: string; Value: string }[];
 }
 
@@ -281,7 +281,8 @@ function secretsHandler(options: AwsRecorderOptions): Handler {
     const id = String(input.SecretId ?? input.Name ?? '');
     const secret = findSecret(options.secrets, id);
     const resource = secret?.arn ?? (id.startsWith('arn:') ? id : arn('secretsmanager', `secret:${id}`));
-    record(`secretsmanager:${operation}`, resource);
+    const tags = (secret?.tags ?? []).map((t) => [`aws:ResourceTag/${t.Key}`, t.Value]);
+    record(`secretsmanager:${operation}`, resource, Object.fromEntries(tags));
     if (secret?.kmsKeyArn && operation === 'GetSecretValue') {
       // Secrets Manager decrypts with the caller's permissions (kms:ViaService names the service).
       record('kms:Decrypt', secret.kmsKeyArn, {

@@ -2,7 +2,6 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PollerInput } from '../../shared/config/env.ts';
 import type { Log } from '../../shared/ports.ts';
-import { findOrganization } from '../../shared/runtime/organizations.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
 import {
@@ -15,14 +14,22 @@ import {
   handleSyncNow,
   handleSyncNowEvent,
   MAX_WEBHOOK_ID_LENGTH,
-  organizationGuidsFromEnv,
   type SyncNowDeps,
+  type SyncNowOrganization,
   type SyncNowRequest,
 } from '../../shared/webhooks/sync-now.ts';
 
 const ORG = 'org-0b7d';
 const NOW = Date.parse('2026-01-15T10:00:00Z');
 const secret = generateWebhookSecret();
+
+/** A registry of these organizations (GUIDs compare in any letter case, as the registry's do). */
+function registered(...organizations: (string | SyncNowOrganization)[]): SyncNowDeps['findOrganization'] {
+  const all = organizations.map((o) =>
+    typeof o === 'string' ? { organizationGuid: o, state: 'active' as const, apiKeyGroup: 'key-1' } : o,
+  );
+  return async (guid) => all.find((o) => o.organizationGuid.toUpperCase() === guid.toUpperCase());
+}
 
 interface LogLine {
   readonly level: string;
@@ -42,7 +49,7 @@ function harness(overrides: Partial<SyncNowDeps> = {}) {
   const deps: SyncNowDeps = {
     secrets: async () => [secret],
     replay: new InMemoryReplayGuard(),
-    organizations: new Set([ORG]),
+    findOrganization: registered(ORG),
     startRun: async (input) => {
       started.push(input);
     },
@@ -73,9 +80,9 @@ describe('inbound sync-now webhook', () => {
     expect(started).toEqual([{ organizationGuid: ORG, mode: 'resync', pollId: 'run-1' }]);
   });
 
-  it('accepts the organization GUID in any letter case, as the poller does, and runs the configured one', async () => {
+  it('accepts the organization GUID in any letter case, as the poller does, and runs the registered one', async () => {
     const guid = '846E176E-7C4B-4BFD-A894-C98F2988927E';
-    const { deps, started } = harness({ organizations: new Set([guid]) });
+    const { deps, started } = harness({ findOrganization: registered(guid) });
     const response = await handleSyncNow(
       signed(JSON.stringify({ organizationGuid: guid.toLowerCase(), mode: 'poll' })),
       deps,
@@ -83,9 +90,28 @@ describe('inbound sync-now webhook', () => {
     expect(response.statusCode).toBe(202);
     expect(JSON.parse(response.body).organizationGuid).toBe(guid);
     expect(started).toEqual([{ organizationGuid: guid, mode: 'poll', pollId: 'run-1' }]);
-    expect(
-      findOrganization([{ organizationGuid: guid, secretArn: 'arn' }], guid.toLowerCase()),
-    ).toBeDefined();
+  });
+
+  it('answers 409 for a paused organization and starts nothing, so a paused organization is never polled', async () => {
+    const { deps, started } = harness({
+      findOrganization: registered({ organizationGuid: ORG, state: 'paused', apiKeyGroup: 'key-1' }),
+    });
+    const response = await handleSyncNow(signed(good), deps);
+    expect(response.statusCode).toBe(409);
+    expect(JSON.parse(response.body).error).toMatch(/paused.*orgs resume/);
+    expect(started).toEqual([]);
+  });
+
+  it('hands the run the organization as registered (its API-key group orders it after the polls sharing its key)', async () => {
+    const groups: string[] = [];
+    const { deps } = harness({
+      findOrganization: registered({ organizationGuid: ORG, state: 'active', apiKeyGroup: 'agency-key' }),
+      startRun: async (_input, organization) => {
+        groups.push(organization.apiKeyGroup);
+      },
+    });
+    expect((await handleSyncNow(signed(good), deps)).statusCode).toBe(202);
+    expect(groups).toEqual(['agency-key']);
   });
 
   it.each([
@@ -116,7 +142,7 @@ describe('inbound sync-now webhook', () => {
       /unexpected field/,
     ],
     [
-      'an organization this deployment does not poll',
+      'an organization that is not registered',
       JSON.stringify({ organizationGuid: 'other', mode: 'poll' }),
       /unknown organizationGuid/,
     ],
@@ -228,13 +254,6 @@ describe('inbound sync-now webhook', () => {
     };
     expect((await handleSyncNowEvent(event, deps)).statusCode).toBe(202);
     expect(started).toHaveLength(1);
-  });
-
-  it('reads the organizations from the ORGANIZATIONS variable', () => {
-    expect(organizationGuidsFromEnv(JSON.stringify([{ organizationGuid: 'a', secretArn: 'x' }]))).toEqual(
-      new Set(['a']),
-    );
-    expect(() => organizationGuidsFromEnv('[{}]')).toThrow(/ORGANIZATIONS/);
   });
 });
 
