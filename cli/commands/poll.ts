@@ -26,7 +26,7 @@ import {
 import { openCrmDelivery } from '../lib/crm-rules.ts';
 import { breakLeaseOf, busyLine } from '../lib/lease-text.ts';
 import { createCliLog } from '../lib/log.ts';
-import { describeResult, diagnose, EXIT, exitStatus } from '../lib/outcome.ts';
+import { describeResult, diagnose, EXIT, exitStatus, resultJson } from '../lib/outcome.ts';
 import { createClient, loadCredentials, openPublishing, openStore } from '../lib/runtime.ts';
 import { stopOnSignals } from '../lib/signals.ts';
 
@@ -70,6 +70,9 @@ Behaviour:
   --all                     poll every registered organization once (nutcache-cdc poll --all --help)
   --interval SECONDS        pause between polls with --watch (default 300; lengthened under 429s or a low budget)
   --verbose                 log progress details on stderr (a failure shows one line and a hint without it)
+  --json                    print each poll's result as one JSON object on stdout (pollId, outcome, counts,
+                            nutcacheRequests, durationMs, error, diagnosis {reason, hint}, exitStatus); needs
+                            the events elsewhere (--events-file PATH, --event-bus or --webhook-url)
   -h, --help                this help
 
 Exit status: 0 success; 1 failure (wrong credentials, organization or base URL, and what the next poll
@@ -106,6 +109,7 @@ const OPTIONS = {
   watch: { type: 'boolean' },
   interval: { type: 'string' },
   verbose: { type: 'boolean' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -127,6 +131,8 @@ type PollValues = OptionValues<typeof OPTIONS>;
 interface PollSettings {
   readonly intervalMs: number;
   readonly dailyBudget: number;
+  /** `--json`: each poll's result as a JSON line on stdout. */
+  readonly json: boolean;
 }
 
 /**
@@ -147,7 +153,18 @@ function pollSettings(values: PollValues, env: NodeJS.ProcessEnv = process.env):
   if (values['auth-scheme'] && !['nut-basic', 'bearer'].includes(values['auth-scheme'])) {
     throw new UsageError(`--auth-scheme must be nut-basic or bearer, got '${values['auth-scheme']}'`);
   }
-  return { intervalMs, dailyBudget };
+  if (values.json) checkJsonOutput(values);
+  return { intervalMs, dailyBudget, json: values.json === true };
+}
+
+/** `--json` writes results on stdout: the events must go elsewhere. */
+function checkJsonOutput(values: PollValues): void {
+  const toFile = values['events-file'] !== undefined && values['events-file'] !== '-';
+  if (values.pretty || !(toFile || values['event-bus'] || values['webhook-url'])) {
+    throw new UsageError(
+      `--json prints results on stdout, where the events go now${values.pretty ? ' (--pretty)' : ''}: send them to --events-file PATH (or --event-bus, --webhook-url)`,
+    );
+  }
 }
 
 /** The URLs and the webhook secret, each named by its option when wrong (never showing a secret). */
@@ -285,6 +302,7 @@ async function pollRepeatedly(
     // Under --watch each summary starts with the time it was written (a line per poll, for hours).
     const stamp = watch ? `${new Date(systemClock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z')} ` : '';
     process.stderr.write(`${stamp}${line}\n`);
+    if (settings.json) process.stdout.write(`${resultJson(result, diagnose(result, { baseUrl }))}\n`);
     if (signal.aborted) process.stderr.write('stopped on request: the next poll carries on from here\n');
     const exitCode = exitCodeOf(result, baseUrl);
     if (!watch || signal.aborted) return exitCode;

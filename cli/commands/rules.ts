@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type CrmTarget, isCrmTarget } from '../../shared/crm/model.ts';
 import { crmRequest, formatCrmRequest } from '../../shared/crm/request.ts';
 import { crmRulePattern } from '../../shared/crm/transformer.ts';
-import { eventBridgeEventSchema } from '../../shared/events/contract.ts';
+import { type EventBridgeEvent, eventBridgeEventSchema } from '../../shared/events/contract.ts';
 import {
   compileRulePattern,
   type EventPattern,
@@ -124,26 +124,32 @@ function loadEvents(file: string): unknown[] {
   }
 }
 
-/** Why the file's content is not events to test (one line), or undefined when every item is an event. */
-function notEvents(events: readonly unknown[], file: string): string | undefined {
+/**
+ * The file's events, each as given (what patterns match: the schema drops unknown keys) with its checked
+ * envelope (for its label), or why they are not events (one line).
+ */
+type CheckedEvent = { readonly event: unknown; readonly envelope: EventBridgeEvent };
+
+function checkedEvents(events: readonly unknown[], file: string): CheckedEvent[] | string {
   if (events.length === 0) return `${file}: no event in the file`;
+  const checked: CheckedEvent[] = [];
   for (const [index, event] of events.entries()) {
     const parsed = eventBridgeEventSchema.safeParse(event);
-    if (parsed.success) continue;
+    if (parsed.success) {
+      checked.push({ event, envelope: parsed.data });
+      continue;
+    }
     const path = parsed.error.issues[0]?.path.join('.') || 'the document';
     return `${file}: event ${index + 1} is not an EventBridge event ('${path}' is missing or invalid); give the JSON a rule target receives, or JSON lines of them`;
   }
-  return undefined;
+  return checked;
 }
 
-function eventLabel(event: unknown, index: number): string {
-  const parsed = eventBridgeEventSchema.safeParse(event);
-  if (!parsed.success)
-    return `event ${index + 1} (not an EventBridge event: ${parsed.error.issues[0]?.path.join('.')})`;
-  const detail = parsed.data.detail as { customerId?: unknown; eventId?: unknown } | undefined;
+function eventLabel(event: EventBridgeEvent, index: number): string {
+  const detail = event.detail as { customerId?: unknown; eventId?: unknown } | undefined;
   const customer = detail?.customerId !== undefined ? ` customer ${String(detail.customerId)}` : '';
   const id = typeof detail?.eventId === 'string' ? ` [${detail.eventId}]` : '';
-  return `event ${index + 1}: ${parsed.data['detail-type']}${customer}${id}`;
+  return `event ${index + 1}: ${event['detail-type']}${customer}${id}`;
 }
 
 const OPTIONS = {
@@ -251,14 +257,14 @@ function testRules(patterns: readonly CompiledRule[], eventFile: string, io: Io)
     io.err(`nutcache-cdc rules test: ${(error as Error).message.split('\n')[0]}`);
     return 1;
   }
-  const refusal = notEvents(events, eventFile);
-  if (refusal) {
-    io.err(`nutcache-cdc rules test: ${refusal}`);
+  const checked = checkedEvents(events, eventFile);
+  if (typeof checked === 'string') {
+    io.err(`nutcache-cdc rules test: ${checked}`);
     return 1;
   }
   const compiled = patterns.map(({ rule, pattern }) => ({ rule, pattern: compileEventPattern(pattern) }));
-  events.forEach((event, index) => {
-    io.out(eventLabel(event, index));
+  checked.forEach(({ event, envelope }, index) => {
+    io.out(eventLabel(envelope, index));
     for (const { rule, pattern } of compiled) {
       const result = matchCompiledPattern(pattern, event);
       if (result.matched) {

@@ -10,7 +10,8 @@ import { numberOption, type OptionValues, parseCommandLine, showHelp, usageError
 
 const HELP = `Usage: nutcache-cdc sandbox [options]
 
-Serves a sandbox Nutcache API (customers, token, organizations) on loopback.
+Serves a sandbox Nutcache API (customers, token, organizations) on loopback, and a CRM stand-in
+(HubSpot- and Salesforce-like upserts) for CRM sync rules; its URLs and tokens are printed.
 
 Options:
   --port N            TCP port (default 8080; 0 picks a free one)
@@ -172,6 +173,8 @@ function banner(sandbox: Sandbox, values: SandboxValues, numbers: SandboxNumbers
       ? [`  simulator: a step every ${numbers.intervalMs / 1000} s (seed ${numbers.seed})`]
       : []),
     '',
+    ...crmLines(sandbox),
+    '',
     'Try it:',
     `  curl -H 'Authorization: nut-basic ${basic}' -H 'api-version: 3' -H 'OrganizationGuid: ${sandbox.organizationGuid}' '${sandbox.url}customers?limit=100&page=1'`,
     `  curl -d 'grant_type=password&username=${encodeURIComponent(c.username)}&password=${encodeURIComponent(c.password)}&api_key=${c.apiKey}' '${sandbox.url}token'`,
@@ -179,6 +182,20 @@ function banner(sandbox: Sandbox, values: SandboxValues, numbers: SandboxNumbers
     'Press Ctrl+C to stop.',
     '',
   ].join('\n');
+}
+
+/** The CRM stand-in's URLs and the tokens it accepts (public sandbox values), for CRM sync rules. */
+function crmLines(sandbox: Sandbox): string[] {
+  const { hubspotUrl, salesforceUrl, tokens } = sandbox.crm;
+  return [
+    'CRM stand-in (HubSpot- and Salesforce-like upserts for CRM sync rules; see sandbox/README.md):',
+    `  HubSpot baseUrl:        ${hubspotUrl}  token: ${tokens.hubspot}`,
+    `  Salesforce instanceUrl: ${salesforceUrl}  token: ${tokens.salesforce}`,
+    `  export HUBSPOT_TOKEN='${tokens.hubspot}'`,
+    `  export SALESFORCE_ACCESS_TOKEN='${tokens.salesforce}'`,
+    '  then, in a copy of examples/crm-rules.yaml with baseUrl and instanceUrl set to the URLs above:',
+    `  npx nutcache-cdc poll --rules crm-rules.yaml --base-url ${sandbox.url}`,
+  ];
 }
 
 /** Resolves at the first SIGINT or SIGTERM. */

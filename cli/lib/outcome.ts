@@ -179,3 +179,24 @@ export function describeResult(result: PollResult, diagnosis: Diagnosis | undefi
   const line = `poll ${result.pollId || '-'} ${label}${why}${counts}; ${cost}`;
   return diagnosis?.hint ? [line, `  hint: ${diagnosis.hint}`] : [line];
 }
+
+/**
+ * A poll's result as `poll --json` prints it (one line): what the summary line says, as data. `outcome` is
+ * `failed` for a configuration mistake, as in the summary; `error` is the engine's message.
+ */
+export function resultJson(result: PollResult, diagnosis: Diagnosis | undefined): string {
+  return JSON.stringify({
+    pollId: result.pollId || null,
+    organizationGuid: result.organizationGuid,
+    outcome: diagnosis?.exit === EXIT.failed ? 'failed' : result.outcome,
+    counts: result.counts,
+    nutcacheRequests: result.nutcacheRequests,
+    durationMs: result.durationMs,
+    ...(result.busyUntil !== undefined ? { busyUntil: new Date(result.busyUntil).toISOString() } : {}),
+    ...(result.error ? { error: result.error } : {}),
+    ...(diagnosis
+      ? { diagnosis: { reason: diagnosis.reason, ...(diagnosis.hint ? { hint: diagnosis.hint } : {}) } }
+      : {}),
+    exitStatus: exitStatus(result, diagnosis),
+  });
+}

@@ -386,7 +386,7 @@ function importTarget(
   switch (target.type) {
     case 'hubspot':
     case 'salesforce':
-      return { kind: 'crm', target };
+      return { kind: 'crm', target, rateLimitPerSecond: target.rateLimitPerSecond };
     case 'sqs':
       return { kind: 'sqs', queue: sqs.Queue.fromQueueArn(scope, `${ruleName}Queue`, target.queueArn) };
     case 'lambda':

@@ -34,6 +34,8 @@ export interface HubSpotTarget {
   readonly tokenSecretArn?: string;
   /** Default `ignore`. */
   readonly onDelete?: OnDelete;
+  /** The most requests per second EventBridge sends (deployed API destination); default 300. */
+  readonly rateLimitPerSecond?: number;
 }
 
 export interface SalesforceOAuth {
@@ -58,6 +60,8 @@ export interface SalesforceTarget {
   readonly oauth: SalesforceOAuth;
   /** Default `ignore`. */
   readonly onDelete?: OnDelete;
+  /** The most requests per second EventBridge sends (deployed API destination); default 300. */
+  readonly rateLimitPerSecond?: number;
 }
 
 export type CrmTarget = HubSpotTarget | SalesforceTarget;
@@ -117,6 +121,12 @@ const secretArnSchema = z
   .string()
   .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be an ARN of secretsmanager (arn:aws:secretsmanager:…)');
 
+/** An API destination's invocation rate limit: EventBridge accepts whole numbers 1..300 (its default, 300). */
+const rateLimitSchema = z
+  .int('rateLimitPerSecond must be a whole number of requests per second')
+  .min(1, 'rateLimitPerSecond must be at least 1')
+  .max(300, "rateLimitPerSecond must be at most 300 (EventBridge's limit and default)");
+
 const constantSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 function onDeleteSchema(name: RegExp, what: string, value: z.ZodType<CrmConstant>) {
@@ -145,6 +155,7 @@ export const hubspotTargetSchema = z
     tokenSecretArn: secretArnSchema.optional(),
     // HubSpot property values are strings: a deletion sets strings (e.g. "deleted"; "" clears).
     onDelete: onDeleteSchema(HUBSPOT_PROPERTY_NAME, HUBSPOT_NAME_RULE, z.string()).optional(),
+    rateLimitPerSecond: rateLimitSchema.optional(),
   })
   .superRefine((target, ctx) => {
     if (target.idProperty in target.properties) {
@@ -169,6 +180,7 @@ export const salesforceTargetSchema = z
       tokenUrl: serviceUrlSchema.optional(),
     }),
     onDelete: onDeleteSchema(SALESFORCE_API_NAME, SALESFORCE_NAME_RULE, constantSchema).optional(),
+    rateLimitPerSecond: rateLimitSchema.optional(),
   })
   .superRefine((target, ctx) => {
     // Salesforce refuses an upsert body that also names the external id field the URL names.

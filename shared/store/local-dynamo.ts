@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { findOwner, type OwnerRecord, ownerFileOf, publishPort, removeRecord } from './local-dynamo-owner.ts';
@@ -142,6 +143,8 @@ class DirectoryShare {
   }
 
   async #resolve(): Promise<number> {
+    // The owner file sits beside the data directory: a first poll of a new --state-dir creates its parent.
+    mkdirSync(dirname(this.#file), { recursive: true });
     const found = await findOwner(this.#file);
     if (found.role === 'client') return found.port;
     try {

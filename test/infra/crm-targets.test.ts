@@ -145,6 +145,28 @@ describe('CRM targets: API destinations', () => {
   });
 });
 
+describe('CRM targets: rate limit in the rules file', () => {
+  const withRate = (rate: unknown) =>
+    `- name: slow-hubspot\n  target:\n    type: hubspot\n    object: companies\n    idProperty: nutcache_id\n    properties: { name: name }\n    tokenSecretArn: arn:aws:secretsmanager:eu-west-1:123456789012:secret:hubspot\n    rateLimitPerSecond: ${String(rate)}\n`;
+
+  it("a target's rateLimitPerSecond reaches its API destination", () => {
+    const [slow] = parseRulesText(withRate(7), 'rules.yaml');
+    if (!slow) throw new Error('no rule parsed');
+    synthFromFile([slow]).template.hasResourceProperties('AWS::Events::ApiDestination', {
+      InvocationRateLimitPerSecond: 7,
+    });
+  });
+
+  it.each([0, 301, 2.5])(
+    'refuses rateLimitPerSecond %s (EventBridge allows whole numbers 1..300)',
+    (rate) => {
+      expect(() => parseRulesText(withRate(rate), 'rules.yaml')).toThrow(
+        /rateLimitPerSecond must be (a whole number|at least 1|at most 300)/,
+      );
+    },
+  );
+});
+
 describe('CRM targets: rule targets', () => {
   const all = targetsOf(built.template);
   const upserts = all.filter((t) => t.detailTypes.includes('Customer Updated'));

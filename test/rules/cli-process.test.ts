@@ -88,6 +88,35 @@ describe('nutcache-cdc rules (child process)', () => {
     );
   });
 
+  it('test: each event is labelled by its detail-type, customer and event id; a non-event anywhere stops all', async () => {
+    const envelope = {
+      version: '0',
+      id: 'e1',
+      source: 'nutcache.customers',
+      account: '123456789012',
+      time: '2026-11-29T12:00:00Z',
+      region: 'eu-west-1',
+      resources: [],
+    };
+    const updated = {
+      ...envelope,
+      'detail-type': 'Customer Updated',
+      detail: { customerId: 147504, eventId: 'evt-1', changedFields: ['email'] },
+    };
+    const other = { ...envelope, 'detail-type': 'Something Else', detail: {} };
+    const events = file('two.jsonl', `${JSON.stringify(updated)}\n${JSON.stringify(other)}\n`);
+    const run = await rules(['test', '--rules', 'examples/sync-rules.yaml', '--event', events]);
+    expect(run.code, run.stderr).toBe(0);
+    const labels = run.stdout.split('\n').filter((line) => line.startsWith('event '));
+    expect(labels).toEqual(['event 1: Customer Updated customer 147504 [evt-1]', 'event 2: Something Else']);
+
+    const mixed = file('mixed.jsonl', `${JSON.stringify(updated)}\n{"hello": 1}\n`);
+    const refused = await rules(['test', '--rules', 'examples/sync-rules.yaml', '--event', mixed]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('event 2 is not an EventBridge event');
+  });
+
   it('test: something that is not an event exits 1 with one line', async () => {
     const notEvent = file('not-event.json', '{"hello": 1}\n');
     const run = await rules(['test', '--rules', 'examples/sync-rules.yaml', '--event', notEvent]);

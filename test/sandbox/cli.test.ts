@@ -81,6 +81,38 @@ describe('nutcache-cdc sandbox (CLI)', () => {
     expect(cli.output()).toContain('Sandbox stopped.');
   });
 
+  it("prints the CRM stand-in's URLs and tokens, and the stand-in accepts exactly those", async () => {
+    const cli = startCli(['--port', '0', '--quiet']);
+    running = cli.child;
+    await waitFor(() => cli.output().includes('Press Ctrl+C'));
+    const out = cli.output();
+    const hubspot = /HubSpot baseUrl:\s+(http:\/\/127\.0\.0\.1:\d+\/hubspot)\s+token: (\S+)/.exec(out);
+    const salesforce =
+      /Salesforce instanceUrl:\s+(http:\/\/127\.0\.0\.1:\d+\/salesforce)\s+token: (\S+)/.exec(out);
+    expect(hubspot).not.toBeNull();
+    expect(salesforce).not.toBeNull();
+    expect(out).toContain(`export HUBSPOT_TOKEN='${hubspot?.[2]}'`);
+    expect(out).toContain(`export SALESFORCE_ACCESS_TOKEN='${salesforce?.[2]}'`);
+    expect(out).toContain('poll --rules');
+
+    const upsert = (token: string) =>
+      fetch(`${hubspot?.[1]}/crm/v3/objects/companies/batch/upsert`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          inputs: [{ idProperty: 'nutcache_id', id: '1', properties: { name: 'Acme' } }],
+        }),
+      });
+    expect((await upsert(hubspot?.[2] ?? '')).status).toBe(200);
+    expect((await upsert('wrong')).status).toBe(401);
+    const patch = await fetch(`${salesforce?.[1]}/services/data/v62.0/sobjects/Account/Nutcache_Id__c/1`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${salesforce?.[2]}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ Name: 'Acme' }),
+    });
+    expect(patch.status).toBe(201);
+  });
+
   it('refuses a malformed option with exit code 64', async () => {
     const cli = startCli(['--generated', 'many']);
     running = cli.child;
