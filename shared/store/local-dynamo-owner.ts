@@ -16,7 +16,6 @@ import {
 } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { processAlive } from './lease-rules.ts';
 
@@ -100,8 +99,6 @@ export async function findOwner(file: string): Promise<Ownership> {
 /** Creates the record exclusively; undefined when another process was first. */
 function createRecord(file: string): OwnerRecord | undefined {
   const record: OwnerRecord = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
-  // A fresh --state-dir does not exist yet: its first user creates it.
-  mkdirSync(dirname(file), { recursive: true });
   try {
     writeFileSync(file, JSON.stringify(record), { flag: 'wx' });
     return record;
