@@ -120,7 +120,7 @@ describe('nutcache-cdc orgs and poll --all in AWS mode (loopback stand-ins)', ()
     expect(JSON.stringify(item)).not.toContain(KEY.password);
     expect(schedule(ADDED)).toMatchObject({
       ScheduleExpression: 'rate(30 minutes)',
-      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 3 },
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 1 },
       State: 'ENABLED',
       Target: {
         Arn: deployment.pollQueueArn,
@@ -157,7 +157,7 @@ describe('nutcache-cdc orgs and poll --all in AWS mode (loopback stand-ins)', ()
     expect((await orgs(['set', ADDED, '--every', '60'])).code).toBe(0);
     expect(schedule(ADDED)).toMatchObject({
       ScheduleExpression: 'rate(60 minutes)',
-      FlexibleTimeWindow: { MaximumWindowInMinutes: 6 },
+      FlexibleTimeWindow: { MaximumWindowInMinutes: 3 },
       State: 'ENABLED',
     });
   });
