@@ -39,6 +39,10 @@ import { DynamoQuotaStore } from '../shared/quota/dynamodb.ts';
 import { DynamoOrganizationRegistry } from '../shared/registry/dynamodb.ts';
 import type { RegisteredOrganization } from '../shared/registry/model.ts';
 import { OrganizationSecrets } from '../shared/runtime/organization-secrets.ts';
+import {
+  DEFAULT_STALE_AFTER_INTERVALS,
+  reportStaleness as reportOrganizationStaleness,
+} from '../shared/runtime/organization-staleness.ts';
 import { type PollRequest, pollableOrganization, pollRequestsOf } from '../shared/runtime/organizations.ts';
 import {
   notPolled,
@@ -146,29 +150,15 @@ async function pollOne({ input, messageId }: PollRequest, deadline: number): Pro
 }
 
 /** Intervals without a successful poll after which an organization is stale (docs/organizations.md). */
-const staleAfterIntervals = Number(process.env[ENV.staleAfterIntervals] || '3');
+const staleAfterIntervals = Number(process.env[ENV.staleAfterIntervals] || DEFAULT_STALE_AFTER_INTERVALS);
 
-/**
- * Names a stale organization: one `organization stale` log line (the dashboard's "top stale organizations"
- * query reads them) and one `OrganizationStale` count (the one stale-organizations alarm adds them up),
- * whatever the number of organizations. Stale: no successful poll for `staleAfterIntervals` intervals.
- */
-async function reportStaleness(
+/** Names a stale organization: a log line, a metric and an `Organization Stale` event (organization-staleness.ts). */
+function reportStaleness(
   organization: RegisteredOrganization,
   outcome: PollSummary['outcome'],
 ): Promise<void> {
-  if (outcome === 'success') return;
-  const state = await store.getOrgState(organization.organizationGuid);
-  const since = state?.lastSuccessAt ?? organization.createdAt;
-  const staleMinutes = Math.floor((Date.now() - Date.parse(since)) / 60_000);
-  if (staleMinutes < organization.everyMinutes * staleAfterIntervals) return;
-  metricsSink.count('OrganizationStale');
-  logger.warn('organization stale', {
-    organizationGuid: organization.organizationGuid,
-    outcome,
-    lastSuccessAt: state?.lastSuccessAt ?? null,
-    staleMinutes,
-  });
+  const deps = { store, bus, clock: systemClock, log: logger, metrics: metricsSink, source: eventSource };
+  return reportOrganizationStaleness({ ...deps, staleAfterIntervals }, organization, outcome);
 }
 
 /**

@@ -12,10 +12,13 @@ import {
   anomalyDetailSchema,
   customerChangeDetailSchema,
   DETAIL_TYPES,
+  ORGANIZATION_STALE_DETAIL_TYPE,
+  organizationStaleDetailSchema,
 } from '../shared/events/contract.ts';
 
 export const CHANGE_EVENT_SCHEMA_FILE = 'schema/customer-change-event.schema.json';
 export const ANOMALY_EVENT_SCHEMA_FILE = 'schema/customer-sync-anomaly-event.schema.json';
+export const ORGANIZATION_STALE_EVENT_SCHEMA_FILE = 'schema/organization-stale-event.schema.json';
 
 type JsonObject = { [key: string]: unknown };
 
@@ -116,16 +119,37 @@ export function customerChangeEventSchema(source: string, repoRoot: string): Eve
 
 /** The mass-deletion anomaly event document. */
 export function anomalyEventSchema(source: string, repoRoot: string): EventSchemaDocument {
-  const { document, origin } = schemaDocument(repoRoot, ANOMALY_EVENT_SCHEMA_FILE, {
+  return singleTypeDocument(repoRoot, ANOMALY_EVENT_SCHEMA_FILE, {
     title: 'CustomerSyncAnomaly',
     source,
-    detailTypes: [ANOMALY_DETAIL_TYPE],
+    detailType: ANOMALY_DETAIL_TYPE,
     detail: anomalyDetailSchema,
-  });
-  return {
-    name: `${source}@CustomerSyncAnomaly`,
     description: `${ANOMALY_DETAIL_TYPE} events (deletions held back by the mass-deletion guard)`,
-    content: JSON.stringify(document),
-    origin,
-  };
+  });
+}
+
+/** The Organization Stale event document (an organization without a successful poll for too long). */
+export function organizationStaleEventSchema(source: string, repoRoot: string): EventSchemaDocument {
+  return singleTypeDocument(repoRoot, ORGANIZATION_STALE_EVENT_SCHEMA_FILE, {
+    title: 'OrganizationStale',
+    source,
+    detailType: ORGANIZATION_STALE_DETAIL_TYPE,
+    detail: organizationStaleDetailSchema,
+    description: `${ORGANIZATION_STALE_DETAIL_TYPE} events (an organization without a successful poll for too long)`,
+  });
+}
+
+function singleTypeDocument(
+  repoRoot: string,
+  file: string,
+  options: { title: string; source: string; detailType: string; detail: z.ZodType; description: string },
+): EventSchemaDocument {
+  const { title, source, detailType, detail, description } = options;
+  const { document, origin } = schemaDocument(repoRoot, file, {
+    title,
+    source,
+    detailTypes: [detailType],
+    detail,
+  });
+  return { name: `${source}@${title}`, description, content: JSON.stringify(document), origin };
 }

@@ -13,6 +13,8 @@ import {
   customerChangeDetailSchema,
   DEFAULT_EVENT_SOURCE,
   DETAIL_TYPES,
+  ORGANIZATION_STALE_DETAIL_TYPE,
+  organizationStaleDetailSchema,
 } from '../shared/events/contract.ts';
 
 type JsonObject = { [key: string]: unknown };
@@ -20,6 +22,7 @@ type JsonObject = { [key: string]: unknown };
 export const SCHEMA_FILES = {
   change: 'schema/customer-change-event.schema.json',
   anomaly: 'schema/customer-sync-anomaly-event.schema.json',
+  organizationStale: 'schema/organization-stale-event.schema.json',
 } as const;
 
 function draft4(schema: z.ZodType): JsonObject {
@@ -38,9 +41,15 @@ export function generatedSchemas(): Record<keyof typeof SCHEMA_FILES, string> {
     source: DEFAULT_EVENT_SOURCE,
     detailTypes: [ANOMALY_DETAIL_TYPE],
   });
+  const organizationStale = wrapAsEventSchema(draft4(organizationStaleDetailSchema), {
+    title: 'OrganizationStale',
+    source: DEFAULT_EVENT_SOURCE,
+    detailTypes: [ORGANIZATION_STALE_DETAIL_TYPE],
+  });
   return {
     change: `${JSON.stringify(change, null, 2)}\n`,
     anomaly: `${JSON.stringify(anomaly, null, 2)}\n`,
+    organizationStale: `${JSON.stringify(organizationStale, null, 2)}\n`,
   };
 }
 

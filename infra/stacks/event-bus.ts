@@ -3,7 +3,11 @@ import { Duration, type Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventschemas from 'aws-cdk-lib/aws-eventschemas';
 import type { NutcacheCdcConfig } from '../config.ts';
-import { anomalyEventSchema, customerChangeEventSchema } from '../event-schemas.ts';
+import {
+  anomalyEventSchema,
+  customerChangeEventSchema,
+  organizationStaleEventSchema,
+} from '../event-schemas.ts';
 import { REPO_ROOT } from '../paths.ts';
 
 /** The bus, archive, registry and schemas: the stack keeps them in its fields of the same names. */
@@ -18,6 +22,10 @@ export function createEventBus(stack: Stack, config: NutcacheCdcConfig) {
   const documents = [
     { id: 'ChangeEventSchema', document: changeSchema },
     { id: 'AnomalyEventSchema', document: anomalyEventSchema(config.eventSource, REPO_ROOT) },
+    {
+      id: 'OrganizationStaleEventSchema',
+      document: organizationStaleEventSchema(config.eventSource, REPO_ROOT),
+    },
   ];
   const eventSchemas = documents.map(
     ({ id, document }) =>

@@ -15,6 +15,8 @@ export const DETAIL_TYPES = {
   snapshot: 'Customer Snapshot',
 } as const;
 export const ANOMALY_DETAIL_TYPE = 'Customer Sync Anomaly';
+/** An organization without a successful poll for too long (docs/events.md, "Organization Stale"). */
+export const ORGANIZATION_STALE_DETAIL_TYPE = 'Organization Stale';
 
 export type ChangeType = keyof typeof DETAIL_TYPES;
 export type CustomerDetailType = (typeof DETAIL_TYPES)[ChangeType];
@@ -70,11 +72,40 @@ export const anomalyDetailSchema = z.object({
 });
 export type AnomalyDetail = z.infer<typeof anomalyDetailSchema>;
 
+export const organizationStaleDetailSchema = z
+  .object({
+    eventId: z
+      .string()
+      .min(1)
+      .describe(
+        'Stable per organization and stale episode (from its last success): every reminder of one episode carries the same id.',
+      ),
+    schemaVersion: z.literal(SCHEMA_VERSION),
+    organizationGuid: z.string().min(1),
+    label: z.string().optional().describe('The label the organization was registered with, when it has one.'),
+    anomaly: z.literal('organization-stale'),
+    lastSuccessAt: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .describe('The last successful poll; null when the organization was never polled successfully.'),
+    staleSince: z.iso
+      .datetime({ offset: true })
+      .describe('The last success, or the registration when there was none: where the episode starts.'),
+    staleMinutes: z.number().int().nonnegative(),
+    everyMinutes: z.number().int().positive().describe('The expected interval between polls.'),
+    missedIntervals: z.number().int().nonnegative().describe('Whole intervals since staleSince.'),
+    outcome: z.string().min(1).describe('The outcome of the poll that found the organization stale.'),
+    observedAt: z.iso.datetime({ offset: true }),
+    message: z.string(),
+  })
+  .describe('The detail of an Organization Stale event.');
+export type OrganizationStaleDetail = z.infer<typeof organizationStaleDetailSchema>;
+
 /** An event as handed to the bus (the shape of a PutEvents entry, with the detail still an object). */
 export interface BusEvent {
   readonly source: string;
   readonly detailType: string;
-  readonly detail: CustomerChangeDetail | AnomalyDetail;
+  readonly detail: CustomerChangeDetail | AnomalyDetail | OrganizationStaleDetail;
   /** ISO time of the change's observation (the EventBridge `time`). */
   readonly time: string;
   readonly resources?: readonly string[];

@@ -9,6 +9,28 @@ describe('the published JSON Schemas', () => {
     const generated = generatedSchemas();
     expect(readFileSync(SCHEMA_FILES.change, 'utf8')).toBe(generated.change);
     expect(readFileSync(SCHEMA_FILES.anomaly, 'utf8')).toBe(generated.anomaly);
+    expect(readFileSync(SCHEMA_FILES.organizationStale, 'utf8')).toBe(generated.organizationStale);
+  });
+
+  it('describe the Organization Stale event: its detail-type, source and the fields an operator needs', () => {
+    const schema = JSON.parse(readFileSync(SCHEMA_FILES.organizationStale, 'utf8')) as {
+      properties: {
+        'detail-type': { enum: string[] };
+        source: { enum: string[] };
+        detail: { required: string[] };
+      };
+    };
+    expect(schema.properties['detail-type'].enum).toEqual(['Organization Stale']);
+    expect(schema.properties.source.enum).toEqual(['nutcache.customers']);
+    expect(schema.properties.detail.required).toEqual(
+      expect.arrayContaining([
+        'eventId',
+        'organizationGuid',
+        'lastSuccessAt',
+        'everyMinutes',
+        'staleMinutes',
+      ]),
+    );
   });
 
   it('require every field the consumer contract relies on', () => {

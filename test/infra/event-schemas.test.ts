@@ -68,6 +68,7 @@ describe('event schemas for the schema registry', () => {
     expect(schemas.map((s) => s.SchemaName).sort()).toEqual([
       'acme.nutcache@CustomerChange',
       'acme.nutcache@CustomerSyncAnomaly',
+      'acme.nutcache@OrganizationStale',
     ]);
     for (const schema of schemas) {
       expect(JSON.parse(schema.Content).properties.source.enum).toEqual(['acme.nutcache']);

@@ -82,6 +82,7 @@ describe('the stack for one organization (defaults)', () => {
     expect(schemas.map((s) => s.SchemaName).sort()).toEqual([
       'nutcache.customers@CustomerChange',
       'nutcache.customers@CustomerSyncAnomaly',
+      'nutcache.customers@OrganizationStale',
     ]);
     for (const schema of schemas) expect(schema.Type).toBe('JSONSchemaDraft4');
     const change = schemas.find((s) => s.SchemaName === 'nutcache.customers@CustomerChange') as Json;

@@ -15,6 +15,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEMO_CREDENTIALS, type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { organizationStaleDetailSchema } from '../../shared/events/contract.ts';
 import { DynamoOrganizationRegistry } from '../../shared/registry/dynamodb.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
@@ -313,6 +314,39 @@ describe('the poller handler', () => {
       });
       expect(Number(stale[0]?.staleMinutes)).toBeGreaterThanOrEqual(60);
       expectPerPollMetric('OrganizationStale', MISSING);
+    });
+
+    it('publishes an Organization Stale event on the bus, with one event id for the whole stale episode', async () => {
+      const longAgo = new Date(Date.now() - 4 * 15 * 60_000).toISOString();
+      await store.updateOrgState(MISSING, { lastSuccessAt: longAgo });
+      answerSecrets({});
+      const earlier = events.commandCalls(PutEventsCommand).length;
+      const staleEvents = () =>
+        events
+          .commandCalls(PutEventsCommand)
+          .slice(earlier)
+          .flatMap((call) => call.args[0].input.Entries ?? [])
+          .filter((entry) => entry.DetailType === 'Organization Stale');
+      await handler(message(MISSING, 'm-6'), context());
+      await handler(message(MISSING, 'm-7'), context());
+      const [first, second] = staleEvents();
+      expect(staleEvents()).toHaveLength(2);
+      expect(first?.Source).toBe('nutcache.customers');
+      const detail = JSON.parse(first?.Detail ?? '{}');
+      expect(organizationStaleDetailSchema.parse(detail)).toMatchObject({
+        organizationGuid: MISSING,
+        anomaly: 'organization-stale',
+        lastSuccessAt: longAgo,
+        everyMinutes: 15,
+        outcome: 'failed',
+      });
+      expect(detail.staleMinutes).toBeGreaterThanOrEqual(60);
+      expect(JSON.parse(second?.Detail ?? '{}').eventId).toBe(detail.eventId);
+      // A new episode (a success, then stale again) gets a new id.
+      const later = new Date(Date.now() - 3 * 15 * 60_000).toISOString();
+      await store.updateOrgState(MISSING, { lastSuccessAt: later });
+      await handler(message(MISSING, 'm-8'), context());
+      expect(JSON.parse(staleEvents()[2]?.Detail ?? '{}').eventId).not.toBe(detail.eventId);
     });
 
     it('skips a paused organization: no secret read, no Nutcache call, no failure', async () => {
