@@ -19,7 +19,7 @@ import { deleteSchedule, ensureSchedule } from '../../shared/registry/schedules.
 import { type OptionValues, parseCommandLine, showHelp, usageError } from '../lib/args.ts';
 import { type AddedCredentials, addCredentials, removeCreatedCredentials } from '../lib/orgs-add.ts';
 import { type OrgsContext, openOrgsContext } from '../lib/orgs-context.ts';
-import { formatRows, type OrganizationRow, organizationRow } from '../lib/orgs-list.ts';
+import { formatRows, type OrganizationRow, organizationRow, staleSummary } from '../lib/orgs-list.ts';
 
 const LIST_CONCURRENCY = 16;
 
@@ -219,5 +219,7 @@ async function list(context: OrgsContext, json: boolean): Promise<number> {
   }
   if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   else process.stdout.write(rows.length > 0 ? `${formatRows(rows)}\n` : 'no organization registered\n');
+  const stale = staleSummary(rows);
+  if (stale) process.stderr.write(`${stale}\n`);
   return 0;
 }

@@ -4,10 +4,8 @@
  */
 import { DEFAULT_DAILY_BUDGET, utcDay } from '../../shared/quota/budget.ts';
 import type { RegisteredOrganization } from '../../shared/registry/model.ts';
+import { DEFAULT_STALE_AFTER_INTERVALS, isStale } from '../../shared/runtime/organization-staleness.ts';
 import type { OrgsContext } from './orgs-context.ts';
-
-/** An organization is stale when it had no successful poll for this many intervals (as the stack's alarm). */
-export const STALE_AFTER_INTERVALS = 3;
 
 export interface OrganizationRow {
   readonly organizationGuid: string;
@@ -52,7 +50,7 @@ export async function organizationRow(
     ...(last ? { lastPollAt: last.finishedAt, lastOutcome: last.outcome } : {}),
     ...(state?.lastSuccessAt ? { lastSuccessAt: state.lastSuccessAt } : {}),
     minutesSinceSuccess,
-    stale: org.state === 'active' && minutesSinceSuccess > STALE_AFTER_INTERVALS * org.everyMinutes,
+    stale: org.state === 'active' && isStale(minutesSinceSuccess, org.everyMinutes),
     ...(used !== undefined ? { budgetUsedToday: used } : {}),
     dailyBudget: DEFAULT_DAILY_BUDGET,
   };
@@ -90,4 +88,14 @@ export function formatRows(rows: readonly OrganizationRow[]): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** One line naming the stale organizations (label and GUID), or undefined when none is stale. */
+export function staleSummary(rows: readonly OrganizationRow[]): string | undefined {
+  const stale = rows.filter((row) => row.stale);
+  if (stale.length === 0) return undefined;
+  const names = stale.map((row) =>
+    row.label ? `${row.label} (${row.organizationGuid})` : row.organizationGuid,
+  );
+  return `${stale.length} of ${rows.length} organizations ${stale.length === 1 ? 'is' : 'are'} stale (no successful poll for ${DEFAULT_STALE_AFTER_INTERVALS} of their intervals): ${names.join(', ')}`;
 }
