@@ -8,7 +8,7 @@
  * adds to a poll's cost (shared/quota/budget.ts `expectedPollCost`), so every admission fits.
  *
  * Fires: the schedule the registry really creates (`scheduleInput` of shared/registry/schedules.ts: its
- * `rate(N minutes)` expression and flexible window, `max(1, floor(N / 10))` minutes in the design), from a
+ * `rate(N minutes)` expression and flexible window, `max(1, floor(N / 20))` minutes in the design), from a
  * phase fixed by when the organization was onboarded (uniform over one interval), each invocation delayed
  * within the flexible window; the spread inside the window is not documented by AWS and is modelled as
  * uniform. `windowDivisor` overrides the window, to measure another choice.
