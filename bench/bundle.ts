@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { ENV } from '../shared/config/env.ts';
 
 export interface BundleReport {
   readonly entry: string;
@@ -17,6 +18,19 @@ export interface BundleReport {
   readonly coldImportMs: number;
   readonly coldImportRunsMs: number[];
 }
+
+/**
+ * The poller reads its configuration at import time, as in Lambda: a plausible environment, the settings
+ * the stack gives it (organizations are read from the registry per poll, not from a setting).
+ */
+export const POLLER_BENCH_ENVIRONMENT: Readonly<Record<string, string>> = {
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  [ENV.tableName]: 'bench',
+  [ENV.eventBusName]: 'bench',
+  [ENV.deadLetterQueueUrl]: 'https://sqs.eu-west-1.amazonaws.com/000000000000/bench',
+};
 
 const BANNER =
   "import { createRequire as __nutcacheCreateRequire } from 'node:module'; const require = __nutcacheCreateRequire(import.meta.url);";
@@ -44,22 +58,7 @@ export async function measureBundle(
   });
   const bytes = statSync(outfile).size;
   const gzipBytes = gzipSync(readFileSync(outfile)).length;
-  // The module reads its configuration at import time, as in Lambda: give it a plausible environment.
-  const env = {
-    ...process.env,
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    TABLE_NAME: 'bench',
-    EVENT_BUS_NAME: 'bench',
-    DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/000000000000/bench',
-    ORGANIZATIONS: JSON.stringify([
-      {
-        organizationGuid: '846E176E-7C4B-4BFD-A894-C98F2988927E',
-        secretArn: 'arn:aws:secretsmanager:eu-west-1:000000000000:secret:bench',
-      },
-    ]),
-  };
+  const env = { ...process.env, ...POLLER_BENCH_ENVIRONMENT };
   const script = `const t = performance.now(); await import(${JSON.stringify(`file://${outfile}`)}); process.stdout.write(String(performance.now() - t)); process.exit(0);`;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {

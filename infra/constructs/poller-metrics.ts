@@ -3,8 +3,8 @@
  *
  * The poller (functions/poller.ts) publishes them with Powertools EMF in the namespace `NutcacheCdc` and
  * adds the dimension `organizationGuid` to every metric of an invocation, so each metric exists once per
- * organization with the dimensions {service, organizationGuid}. Per-organization alarms use those series
- * directly; service-wide alarms and graphs add them up with a CloudWatch Metrics Insights query, which
+ * organization with the dimensions {service, organizationGuid}. There is no alarm per organization: the
+ * service-wide alarms and graphs add them up with a CloudWatch Metrics Insights query, which
  * works for any number of organizations (plain metric math is limited to 10 metrics per alarm).
  */
 import { Duration } from 'aws-cdk-lib';

@@ -77,6 +77,14 @@ describe('the deployment instructions', () => {
       expect(names.length).toBeGreaterThan(5);
       for (const name of names) expect(outputs, name).toContain(name);
     });
+
+    it('exist for every output the prose names as "output `Name`"', () => {
+      const named = Object.values(DOCS).flatMap((text) =>
+        [...text.matchAll(/\boutputs?\s+`([^`]+)`/g)].map((m) => m[1] ?? ''),
+      );
+      expect(named.length).toBeGreaterThan(0);
+      for (const name of named) expect(outputs, name).toContain(name);
+    });
   });
 
   it('use only nutcache-cdc options that exist', async () => {
