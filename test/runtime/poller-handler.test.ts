@@ -349,6 +349,39 @@ describe('the poller handler', () => {
       expect(JSON.parse(staleEvents()[2]?.Detail ?? '{}').eventId).not.toBe(detail.eventId);
     });
 
+    it('does not fail a poll when the Organization Stale event cannot be published: one error line', async () => {
+      // An organization of its own, registered 4 intervals ago, whose secret is still as created: unconfigured.
+      const org = '22222222-3333-4444-8555-666666666666';
+      const secretArn = arn('nutcache-quiet');
+      const registeredAt = new Date(Date.now() - 4 * 15 * 60_000).toISOString();
+      await registry.add({
+        organizationGuid: org,
+        credentials: { kind: 'secretsManager', secretArn },
+        everyMinutes: 15,
+        apiKeyGroup: 'key-quiet',
+        state: 'active',
+        createdAt: registeredAt,
+        updatedAt: registeredAt,
+        managedBy: 'cli',
+      });
+      answerSecrets({ [secretArn]: asCreated(org) });
+      events.on(PutEventsCommand).rejects(new Error('EventBridge is unavailable'));
+      try {
+        expect(failures(await handler(message(org, 'm-9'), context()))).toEqual([]);
+      } finally {
+        events.on(PutEventsCommand).callsFake((input: { Entries?: unknown[] }) => ({
+          FailedEntryCount: 0,
+          Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `e-${i}` })),
+        }));
+      }
+      const line = logs().find((l) => l.message === 'the Organization Stale event could not be published');
+      expect(line).toMatchObject({
+        organizationGuid: org.toUpperCase(),
+        failure: 'EventBridge is unavailable',
+      });
+      expect(logs().filter((l) => l.message === 'organization stale')).toHaveLength(1);
+    });
+
     it('skips a paused organization: no secret read, no Nutcache call, no failure', async () => {
       await registry.update(GOOD, { state: 'paused' });
       try {
