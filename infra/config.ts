@@ -36,7 +36,14 @@ const initialEventsSchema = z.enum(['snapshot', 'none'], {
 const secretSchema = z.discriminatedUnion(
   'type',
   [
+    /**
+     * The stack creates and keeps the secret (construct id `Org<GUID>Secret`, retained, tagged for the
+     * poller's ABAC grant): what an organization without `secret` meant in the previous version, so a
+     * deployment upgraded in place keeps its secrets. One stack resource per organization.
+     */
     z.strictObject({ type: z.literal('create') }),
+    /** `nutcache-cdc/<environment>/organizations/<GUID>`, put by the operator: no stack resource. */
+    z.strictObject({ type: z.literal('convention') }),
     z
       .strictObject({
         type: z.literal('import'),
@@ -55,7 +62,9 @@ const secretSchema = z.discriminatedUnion(
         message: 'an imported secret needs exactly one of "name" or "arn"',
       }),
   ],
-  { error: 'must be {"type": "create"} or {"type": "import", "name" | "arn": …}' },
+  {
+    error: 'must be {"type": "create"}, {"type": "convention"} or {"type": "import", "name" | "arn": …}',
+  },
 );
 
 const organizationSchema = z.strictObject({

@@ -198,6 +198,6 @@ describe('deployment configuration', () => {
   it('ships an example configuration that is valid and names one placeholder organization', () => {
     const example = loadConfig(resolve(import.meta.dirname, '../../', EXAMPLE_CONFIG_FILE));
     expect(example.organizations).toHaveLength(1);
-    expect(example.organizations[0]?.secret).toEqual({ type: 'create' });
+    expect(example.organizations[0]?.secret).toEqual({ type: 'convention' });
   });
 });
