@@ -212,7 +212,21 @@ export const configSchema = z
       if (seen.has(guid)) issue('organizationGuid', `duplicates organization ${org.organizationGuid}`);
       seen.add(guid);
     });
+    const stackSecrets = config.organizations.filter((org) => org.secret.type === 'create').length;
+    if (stackSecrets > MAX_STACK_SECRETS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['organizations'],
+        message: `${stackSecrets} organizations have the stack create their secret ({"type": "create"}, the default), at most ${MAX_STACK_SECRETS} may (each is a stack resource and an output): give the others "secret": {"type": "convention"} (docs/deploy.md)`,
+      });
+    }
   });
+
+/**
+ * Organizations whose secret the stack creates (`{"type": "create"}`): each adds a resource and an output
+ * to the template (CloudFormation allows 500 and 200). The previous version took about 13 organizations.
+ */
+export const MAX_STACK_SECRETS = 50;
 
 /** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
 export const MAX_LISTING_MINUTES = 13;
