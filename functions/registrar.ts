@@ -36,6 +36,8 @@ const eventSchema = z.object({
   ResourceProperties: z.object({
     OrganizationsSha256: z.string().min(1),
     Deployment: deploymentRecordSchema,
+    /** The ARNs of the secrets the stack created (the previous version's, kept), by organization GUID. */
+    StackSecrets: z.record(z.string(), z.string().startsWith('arn:')).optional(),
   }),
 });
 type RegistrarEvent = z.infer<typeof eventSchema>;
@@ -55,6 +57,7 @@ async function run(event: RegistrarEvent): Promise<Record<string, number>> {
     { registry, scheduler, log: logger, now: Date.now },
     props.Deployment,
     organizations,
+    props.StackSecrets ?? {},
   );
   return { ...outcome };
 }

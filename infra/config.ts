@@ -36,7 +36,14 @@ const initialEventsSchema = z.enum(['snapshot', 'none'], {
 const secretSchema = z.discriminatedUnion(
   'type',
   [
+    /**
+     * The stack creates and keeps the secret (construct id `Org<GUID>Secret`, retained, tagged for the
+     * poller's ABAC grant): what an organization without `secret` meant in the previous version, so a
+     * deployment upgraded in place keeps its secrets. One stack resource per organization.
+     */
     z.strictObject({ type: z.literal('create') }),
+    /** `nutcache-cdc/<environment>/organizations/<GUID>`, put by the operator: no stack resource. */
+    z.strictObject({ type: z.literal('convention') }),
     z
       .strictObject({
         type: z.literal('import'),
@@ -55,7 +62,9 @@ const secretSchema = z.discriminatedUnion(
         message: 'an imported secret needs exactly one of "name" or "arn"',
       }),
   ],
-  { error: 'must be {"type": "create"} or {"type": "import", "name" | "arn": …}' },
+  {
+    error: 'must be {"type": "create"}, {"type": "convention"} or {"type": "import", "name" | "arn": …}',
+  },
 );
 
 const organizationSchema = z.strictObject({
@@ -203,7 +212,21 @@ export const configSchema = z
       if (seen.has(guid)) issue('organizationGuid', `duplicates organization ${org.organizationGuid}`);
       seen.add(guid);
     });
+    const stackSecrets = config.organizations.filter((org) => org.secret.type === 'create').length;
+    if (stackSecrets > MAX_STACK_SECRETS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['organizations'],
+        message: `${stackSecrets} organizations have the stack create their secret ({"type": "create"}, the default), at most ${MAX_STACK_SECRETS} may (each is a stack resource and an output): give the others "secret": {"type": "convention"} (docs/deploy.md)`,
+      });
+    }
   });
+
+/**
+ * Organizations whose secret the stack creates (`{"type": "create"}`): each adds a resource and an output
+ * to the template (CloudFormation allows 500 and 200). The previous version took about 13 organizations.
+ */
+export const MAX_STACK_SECRETS = 50;
 
 /** Time a poll may spend listing: the poller's 15-minute timeout less room to publish and commit. */
 export const MAX_LISTING_MINUTES = 13;

@@ -8,11 +8,13 @@
  * `orgs add` and the registrar create secrets under the prefix, with the tag; docs/organizations.md tells
  * how to import a secret of one's own.
  */
-import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 
 import { defaultSecretNamePrefix, SECRET_TAG_KEY } from '../../shared/registry/deployment.ts';
+import type { OrganizationConfig } from '../config.ts';
 
 /** The tag key of the ABAC convention (its value is the environment name), as the deployment record names it. */
 export { SECRET_TAG_KEY };
@@ -89,4 +91,55 @@ export function grantOrganizationSecrets(role: iam.IRole, environmentName: strin
       })),
     ),
   );
+}
+
+/** A construct-id-safe form of a GUID: the previous version's `Org<GUID without dashes>`, kept for upgrades. */
+export function organizationId(guid: string): string {
+  return `Org${guid.replace(/-/g, '').toUpperCase()}`;
+}
+
+/**
+ * The secrets of the configuration's organizations whose secret the stack creates (`{"type": "create"}`,
+ * the default of the previous version): built exactly as the previous version built them (construct id
+ * `Org<GUID>Secret` at the stack's root, same description and generated-string template, so their logical
+ * ids and properties are unchanged and CloudFormation keeps the deployed secret and its value), now
+ * retained if the stack ever drops them, and tagged so the poller's tag statement grants them. Returns their
+ * ARNs by upper-case GUID.
+ */
+export function createStackSecrets(
+  scope: IConstruct,
+  organizations: readonly OrganizationConfig[],
+  environmentName: string,
+): Record<string, string> {
+  const stack = Stack.of(scope);
+  const arns: Record<string, string> = {};
+  for (const org of organizations) {
+    if (org.secret.type !== 'create') continue;
+    const secret = new secretsmanager.Secret(stack, `${organizationId(org.organizationGuid)}Secret`, {
+      description: `Nutcache API credentials of organization ${org.organizationGuid} (nutcache-cdc ${environmentName}). Put {"apiKey","username","password","organizationGuid"} with aws secretsmanager put-secret-value.`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({
+          apiKey: '',
+          username: '',
+          password: '',
+          organizationGuid: org.organizationGuid,
+        }),
+        generateStringKey: 'placeholder',
+        excludePunctuation: true,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Tags.of(secret).add(SECRET_TAG_KEY, environmentName);
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Nutcache API keys and passwords are issued by Nutcache, which offers no API to rotate them; an operator rotates them with put-secret-value (see docs/deploy.md).',
+    });
+    new CfnOutput(stack, `${organizationId(org.organizationGuid)}SecretArn`, {
+      value: secret.secretArn,
+      description: `The secret of organization ${org.organizationGuid}: put its Nutcache credentials here`,
+    });
+    arns[org.organizationGuid.toUpperCase()] = secret.secretArn;
+  }
+  return arns;
 }

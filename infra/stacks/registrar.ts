@@ -25,7 +25,12 @@ import { type ConfigOrganization, ORGANIZATIONS_FILE } from '../../shared/runtim
 import type { NutcacheCdcConfig, OrganizationConfig } from '../config.ts';
 import { multivaluedKeyCondition, NutcacheFunction } from '../constructs/nutcache-function.ts';
 import { functionEntry } from '../paths.ts';
-import { nagResourceName, SECRET_TAG_KEY, secretNamePrefix } from './organization-credentials.ts';
+import {
+  createStackSecrets,
+  nagResourceName,
+  SECRET_TAG_KEY,
+  secretNamePrefix,
+} from './organization-credentials.ts';
 
 /** What the registrar's DynamoDBRegistry calls (get, add, update, remove, list, putDeployment). */
 const REGISTRAR_TABLE_ACTIONS = [
@@ -47,10 +52,14 @@ export interface RegistrarProps {
   readonly projectRoot: string;
 }
 
-/** The secret a configured organization reads: its imported secret, or `<secretNamePrefix><GUID>`. */
+/**
+ * The secret a configured organization reads: its imported secret, the stack's own (its ARN is a custom
+ * resource property), or `<secretNamePrefix><GUID>`.
+ */
 function secretOf(org: OrganizationConfig, environmentName: string): ConfigOrganization['secret'] {
   if (org.secret.type === 'import' && org.secret.arn) return { arn: org.secret.arn };
   if (org.secret.type === 'import' && org.secret.name) return { name: org.secret.name };
+  if (org.secret.type === 'create') return { stack: true };
   return { name: `${secretNamePrefix(environmentName)}${org.organizationGuid.toUpperCase()}` };
 }
 
@@ -114,10 +123,16 @@ export function createRegistrar(scope: Construct, props: RegistrarProps): Custom
     secretTag: { key: SECRET_TAG_KEY, value: config.environmentName },
     eventBusName: props.eventBusName,
   };
+  // Only the few organizations whose secret the stack creates (the previous version allowed about 10).
+  const stackSecrets = createStackSecrets(scope, config.organizations, config.environmentName);
   const resource = new CustomResource(scope, 'ConfigOrganizations', {
     serviceToken: fn.functionArn,
     resourceType: 'Custom::NutcacheCdcOrganizations',
-    properties: { OrganizationsSha256: file.sha256, Deployment: deployment },
+    properties: {
+      OrganizationsSha256: file.sha256,
+      Deployment: deployment,
+      ...(Object.keys(stackSecrets).length > 0 ? { StackSecrets: stackSecrets } : {}),
+    },
   });
   // Schedules are created once Scheduler may use the role they name.
   const schedulerPolicy = props.schedulerRole.node.tryFindChild('DefaultPolicy');

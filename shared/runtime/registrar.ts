@@ -30,8 +30,15 @@ export const configOrganizationSchema = z.object({
   everyMinutes: z.number().int().min(1),
   apiKeyGroup: z.string().min(1),
   initialEvents: z.enum(['snapshot', 'none']).optional(),
-  /** The secret: its ARN (imported by ARN), or its name in the deployment's account and region. */
-  secret: z.union([z.object({ arn: z.string().startsWith('arn:') }), z.object({ name: z.string().min(1) })]),
+  /**
+   * The secret: its ARN (imported by ARN), its name in the deployment's account and region, or `stack`: the
+   * stack created it (the previous version's secret, kept), its ARN is in the custom resource's properties.
+   */
+  secret: z.union([
+    z.object({ arn: z.string().startsWith('arn:') }),
+    z.object({ name: z.string().min(1) }),
+    z.object({ stack: z.literal(true) }),
+  ]),
 });
 export type ConfigOrganization = z.infer<typeof configOrganizationSchema>;
 
@@ -55,15 +62,20 @@ export interface RegistrarOutcome {
   readonly leftToCli: number;
 }
 
+/** The ARNs of the secrets the stack created (`secret: {stack: true}`), by organization GUID. */
+export type StackSecrets = Readonly<Record<string, string>>;
+
 export async function register(
   deps: RegistrarDeps,
   deployment: DeploymentRecord,
   organizations: readonly ConfigOrganization[],
+  stackSecrets: StackSecrets = {},
 ): Promise<RegistrarOutcome> {
   await deps.registry.putDeployment(deployment);
   const counts = { added: 0, updated: 0, removed: 0, leftToCli: 0 };
   for (const org of organizations) {
-    const registered = await upsert(deps, deployment, org);
+    const secretArn = secretArnOf(org, deployment, stackSecrets);
+    const registered = await upsert(deps, org, secretArn);
     if (registered === 'cli') {
       counts.leftToCli++;
       continue;
@@ -82,18 +94,28 @@ export async function register(
 
 /**
  * The secret's ARN; a secret named in the configuration gets a partial ARN (no suffix, which
- * GetSecretValue accepts) in the deployment's partition, account and region (those of its poll queue).
+ * GetSecretValue accepts) in the deployment's partition, account and region (those of its poll queue); a
+ * secret the stack created, the ARN CloudFormation passed.
  */
-export function secretArnOf(org: ConfigOrganization, deployment: DeploymentRecord): string {
+export function secretArnOf(
+  org: ConfigOrganization,
+  deployment: DeploymentRecord,
+  stackSecrets: StackSecrets = {},
+): string {
   if ('arn' in org.secret) return org.secret.arn;
+  if ('stack' in org.secret) {
+    const arn = stackSecrets[org.organizationGuid];
+    if (!arn) throw new Error(`no ARN passed for the stack's secret of ${org.organizationGuid}`);
+    return arn;
+  }
   const [, partition, , region, account] = deployment.pollQueueArn.split(':');
   return `arn:${partition}:secretsmanager:${region}:${account}:secret:${org.secret.name}`;
 }
 
 async function upsert(
   deps: RegistrarDeps,
-  deployment: DeploymentRecord,
   org: ConfigOrganization,
+  secretArn: string,
 ): Promise<'cli' | { outcome: 'added' | 'updated'; organization: RegisteredOrganization }> {
   const existing = await deps.registry.get(org.organizationGuid);
   const fields = {
@@ -101,7 +123,7 @@ async function upsert(
     everyMinutes: org.everyMinutes,
     apiKeyGroup: org.apiKeyGroup,
     ...(org.initialEvents ? { initialEvents: org.initialEvents } : {}),
-    credentials: { kind: 'secretsManager' as const, secretArn: secretArnOf(org, deployment) },
+    credentials: { kind: 'secretsManager' as const, secretArn },
   };
   if (existing?.managedBy === 'cli') return 'cli';
   if (existing) {

@@ -231,6 +231,41 @@ describe('the deployed stack under IAM', () => {
     expect(denials(functionCalls.filter((e) => !named.has(e.subject)))).toEqual([]);
   });
 
+  it("runs the registrar on CloudFormation's create, update and delete, every call allowed by its role", () => {
+    expect(scenario.cloudformation.responses.map((r) => [r.Status, r.Reason])).toEqual([
+      ['SUCCESS', 'registered'],
+      ['SUCCESS', 'registered'],
+      ['SUCCESS', 'registered'],
+    ]);
+    // The configured organizations' schedules, each passing the scheduler role to Scheduler.
+    const scheduled = [...scenario.recorder.schedules.values()].map((sc) => sc.Name).sort();
+    expect(scheduled).toEqual(expect.arrayContaining([`org-${ORG_A}`, `org-${ORG_B}`]));
+    const registrar = functionOf(scenario, 'registrar').logicalId;
+    const own = functionCalls.filter((e) => e.subject === registrar && e.origin === 'recorded');
+    expect(new Set(own.map((e) => e.request.action))).toEqual(
+      new Set([
+        'dynamodb:PutItem',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+        'scheduler:CreateSchedule',
+        'scheduler:UpdateSchedule',
+        'iam:PassRole',
+      ]),
+    );
+    const [[, resource] = []] = scenario.stack.ofType('Custom::NutcacheCdcOrganizations');
+    const schedulerRoleArn = scenario.stack.resolveString(
+      (resource?.Properties?.Deployment as { schedulerRoleArn?: unknown } | undefined)?.schedulerRoleArn,
+    );
+    const passRoles = own.filter((e) => e.request.action === 'iam:PassRole');
+    expect(passRoles.length).toBeGreaterThanOrEqual(2);
+    for (const passRole of passRoles) {
+      expect(passRole.request.resource).toBe(schedulerRoleArn);
+      expect(passRole.request.context).toEqual({ 'iam:PassedToService': 'scheduler.amazonaws.com' });
+    }
+    expect(denials(own)).toEqual([]);
+  });
+
   it.each([
     [
       'EventBridge Scheduler assume its role, send to the poll queue and reach its dead-letter queue',

@@ -6,7 +6,9 @@
  * an operator's direct invocation for an organization whose secret is imported (tagged by the ABAC
  * convention) and KMS-encrypted, with one event EventBridge rejects for good, a correctly signed "sync now"
  * request that looks the organization up in the registry and queues a resync the poller then runs, and the webhook delivery of the published events
- * from SQS records (success, a retry, a 410 that disables the subscription). The stand-in enforces IAM with the template's policies, as an account would.
+ * from SQS records (success, a retry, a 410 that disables the subscription), and the registrar custom
+ * resource as CloudFormation runs it (create, update, delete: registry items, schedules, iam:PassRole of the
+ * scheduler role), answering on a loopback response URL. The stand-in enforces IAM with the template's policies, as an account would.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +38,7 @@ import {
 } from '../support/aws-recorder.ts';
 import { ACCOUNT, type DeployedStack, REGION, secretSuffix } from '../support/cfn-template.ts';
 import { evaluate } from '../support/iam-evaluator.ts';
+import { type CloudFormationReceiver, startCloudFormationReceiver } from './cloudformation-receiver.ts';
 import {
   type FunctionRun,
   type LambdaFunction,
@@ -86,13 +89,20 @@ export interface Scenario extends Synthesized {
   readonly sandbox: Sandbox;
   readonly receiver: HttpsReceiver;
   readonly runs: FlowRun[];
+  /** CloudFormation's response URL: the registrar's answers. */
+  readonly cloudformation: CloudFormationReceiver;
   close(): Promise<void>;
 }
 
 export function functionOf(
   synthesized: Synthesized,
-  role: 'poller' | 'sync-now' | 'delivery',
+  role: 'poller' | 'sync-now' | 'delivery' | 'registrar',
 ): LambdaFunction {
+  if (role === 'registrar') {
+    const [registrar, ...others] = synthesized.functions.filter((f) => f.logicalId.startsWith('Registrar'));
+    if (!registrar || others.length > 0) throw new Error('expected one registrar function');
+    return registrar;
+  }
   const variable = {
     poller: ENV.dailyRequestBudget,
     'sync-now': ENV.inboundWebhookSecretArn,
@@ -290,11 +300,13 @@ export async function runScenario(): Promise<Scenario> {
   const tls = selfSignedCertificate(dir);
   const webhookSecret = generateWebhookSecret();
   const receiver = await startHttpsReceiver(tls, webhookSecret);
+  const cloudformation = await startCloudFormationReceiver();
   const synthesized = synthesizeFixture(
     {
       environmentName: ENVIRONMENT,
       organizations: [
-        { organizationGuid: ORG_A },
+        { organizationGuid: ORG_A, secret: { type: 'convention' } },
+        // No `secret`: the stack's own secret (the previous version's), its ARN passed to the registrar.
         { organizationGuid: ORG_B },
         {
           organizationGuid: ORG_C,
@@ -341,9 +353,11 @@ export async function runScenario(): Promise<Scenario> {
     sandbox,
     receiver,
     runs,
+    cloudformation,
     close: async () => {
       await recorder.close();
       await receiver.close();
+      await cloudformation.close();
       await dynamo.close();
       await sandbox.close();
       rmSync(dir, { recursive: true, force: true });
@@ -354,6 +368,7 @@ export async function runScenario(): Promise<Scenario> {
     await drivePolls(scenario, invoke);
     await driveSyncNow(scenario, invoke);
     await driveDelivery(scenario, invoke);
+    await driveRegistrar(scenario, invoke);
   } catch (error) {
     await scenario.close();
     throw error;
@@ -400,4 +415,33 @@ async function driveDelivery(s: Scenario, invoke: Invoke): Promise<void> {
   await invoke('webhook delivery (503: retry later)', delivery, { Records: [second] });
   s.receiver.script.push(410);
   await invoke('webhook delivery (410: subscription disabled)', delivery, { Records: [third] });
+}
+
+/**
+ * CloudFormation runs the registrar custom resource: Create (first deploy), Update (a deploy that changed
+ * the organizations) and Delete, with the resource's properties as the template resolves them.
+ */
+async function driveRegistrar(s: Scenario, invoke: Invoke): Promise<void> {
+  const registrar = functionOf(s, 'registrar');
+  const [[logicalId, resource] = []] = s.stack.ofType('Custom::NutcacheCdcOrganizations');
+  if (!logicalId || !resource) throw new Error('the template has no registrar custom resource');
+  const properties = s.stack.resolve(resource.Properties ?? {});
+  const event = (RequestType: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}) => ({
+    RequestType,
+    ResponseURL: s.cloudformation.url,
+    StackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${ENVIRONMENT}/${randomUUID()}`,
+    RequestId: randomUUID(),
+    LogicalResourceId: logicalId,
+    ResourceType: resource.Type,
+    ResourceProperties: properties,
+    ...extra,
+  });
+  const physical = { PhysicalResourceId: 'nutcache-cdc-registrar' };
+  await invoke('registrar (Create)', registrar, event('Create'));
+  await invoke(
+    'registrar (Update)',
+    registrar,
+    event('Update', { ...physical, OldResourceProperties: properties }),
+  );
+  await invoke('registrar (Delete)', registrar, event('Delete', physical));
 }

@@ -7,6 +7,7 @@ import {
   DEFAULT_CONFIG_FILE,
   EXAMPLE_CONFIG_FILE,
   loadConfig,
+  MAX_STACK_SECRETS,
   parseConfig,
   resolveConfigPath,
 } from '../../infra/config.ts';
@@ -129,15 +130,25 @@ describe('deployment configuration', () => {
       ]);
     });
 
-    const organizations = (count: number) =>
+    const organizations = (count: number, secret?: { type: 'convention' }) =>
       Array.from({ length: count }, (_, i) => ({
         organizationGuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        ...(secret ? { secret } : {}),
       }));
 
     it('accepts 2,000 organizations: they are data, not environment variables or stack resources', () => {
-      expect(parseConfig({ ...minimal, organizations: organizations(2_000) }).organizations).toHaveLength(
-        2_000,
-      );
+      const convention = organizations(2_000, { type: 'convention' });
+      expect(parseConfig({ ...minimal, organizations: convention }).organizations).toHaveLength(2_000);
+    });
+
+    it('refuses more stack-created secrets than a template holds, pointing to the naming convention', () => {
+      const kept = parseConfig({ ...minimal, organizations: organizations(MAX_STACK_SECRETS) });
+      expect(kept.organizations).toHaveLength(MAX_STACK_SECRETS);
+      expect(issuesOf({ ...minimal, organizations: organizations(MAX_STACK_SECRETS + 1) })).toEqual([
+        expect.stringMatching(
+          new RegExp(`^organizations: ${MAX_STACK_SECRETS + 1} organizations have .*"type": "convention"`),
+        ),
+      ]);
     });
   });
 
@@ -198,6 +209,6 @@ describe('deployment configuration', () => {
   it('ships an example configuration that is valid and names one placeholder organization', () => {
     const example = loadConfig(resolve(import.meta.dirname, '../../', EXAMPLE_CONFIG_FILE));
     expect(example.organizations).toHaveLength(1);
-    expect(example.organizations[0]?.secret).toEqual({ type: 'create' });
+    expect(example.organizations[0]?.secret).toEqual({ type: 'convention' });
   });
 });

@@ -16,6 +16,8 @@ function organizations(count: number) {
     label: `Organization ${i}`,
     scheduleRateMinutes: 5 + (i % 60),
     apiKeyGroup: `key-${i % 500}`,
+    // The naming convention (no stack resource); `create` keeps a stack secret, for upgrades (upgrade.test.ts).
+    secret: { type: 'convention' as const },
   }));
 }
 

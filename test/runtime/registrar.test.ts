@@ -205,3 +205,25 @@ describe('upgrading a deployment of the previous version', () => {
     expect(detailTypes(after)).toEqual([DETAIL_TYPES.updated]);
   });
 });
+
+describe('the registrar, for a secret the previous version created in the stack', () => {
+  const ORG_LEGACY = '22222222-3333-4444-8555-666666666666';
+  const legacyArn =
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:Org22222222333344448555666666666666Secret5A1B2C3D-AbCdEf';
+
+  it('records the ARN CloudFormation passed for it in the registry item', async () => {
+    await register(deps(), deployment, [configured(ORG_LEGACY, { secret: { stack: true } })], {
+      [ORG_LEGACY]: legacyArn,
+    });
+    const item = await registry.get(ORG_LEGACY);
+    expect(item?.credentials).toEqual({ kind: 'secretsManager', secretArn: legacyArn });
+    const target = await pollableOrganization(registry, ORG_LEGACY);
+    expect(target).toMatchObject({ secretArn: legacyArn });
+  });
+
+  it('fails the deploy, naming the organization, when no ARN was passed for it', async () => {
+    await expect(
+      register(deps(), deployment, [configured(ORG_LEGACY, { secret: { stack: true } })], {}),
+    ).rejects.toThrow(ORG_LEGACY);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * The parts of the AWS stand-in (aws-recorder.ts) that onboarding at run time needs: EventBridge Scheduler
  * (CreateSchedule, UpdateSchedule, GetSchedule, DeleteSchedule over its REST protocol, answering
- * ConflictException and ResourceNotFoundException like the service) and the Secrets Manager writes
+ * ConflictException and ResourceNotFoundException like the service; a schedule created or updated also
+ * records the iam:PassRole of its target's role) and the Secrets Manager writes
  * (CreateSecret, DeleteSecret) on the stand-in's list of secrets. Every call is recorded like the others.
  */
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,11 @@ export function schedulerHandler(schedules: Map<string, StandInSchedule>) {
     }[request.method ?? ''];
     if (!name || !action) throw new Error(`unsupported scheduler ${request.method} ${url.pathname}`);
     record(`scheduler:${action}`, scheduleArn(group, name));
+    // A schedule names the role Scheduler assumes: creating or updating it passes that role (iam:PassRole).
+    const roleArn = (input.Target as { RoleArn?: unknown } | undefined)?.RoleArn;
+    if (typeof roleArn === 'string') {
+      record('iam:PassRole', roleArn, { 'iam:PassedToService': 'scheduler.amazonaws.com' });
+    }
     if (!(await permitted())) return;
     const key = `${group}/${name}`;
     const existing = schedules.get(key);

@@ -116,7 +116,9 @@ export class DeployedStack {
     const property = NAME_PROPERTY[resource.Type];
     const explicit = property ? resource.Properties?.[property] : undefined;
     if (explicit !== undefined) return this.resolveString(explicit);
-    return `${this.stackName}-${id}`.slice(0, 64);
+    // CloudFormation names a FIFO queue `<stack>-<logicalId>-<suffix>.fifo` (SQS requires the suffix).
+    const fifo = resource.Type === 'AWS::SQS::Queue' && resource.Properties?.FifoQueue === true;
+    return `${`${this.stackName}-${id}`.slice(0, 64)}${fifo ? '.fifo' : ''}`;
   }
 
   ref(id: string): string {
