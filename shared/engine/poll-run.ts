@@ -93,6 +93,11 @@ export async function mayContinue(run: PollRun): Promise<boolean> {
   return budgetGate ? budgetGate(sent) : true;
 }
 
+/** How a log line names the reason a poll stops early: an operator's request (Ctrl-C) or the deadline. */
+export function stopReason(run: PollRun, atDeadline: string): string {
+  return run.options.stopSignal?.aborted ? 'stopped on request' : atDeadline;
+}
+
 /** Whether only the time kept free to publish and commit is left before the deadline. */
 export function nearDeadline(run: PollRun): boolean {
   if (run.options.stopSignal?.aborted) return true;

@@ -227,6 +227,30 @@ describe('a later poll', () => {
     expect(result.outcome).toBe('deadline');
     expect(result.listingComplete).toBe(false);
   });
+
+  it('stops on request (Ctrl-C) at the next safe point, says so, and loses nothing', async () => {
+    env.source.put(customer(1, { name: 'renamed' }));
+    env.source.remove(2);
+    const warnings: string[] = [];
+    const log: Log = { ...silent, warn: (message) => void warnings.push(message) };
+    const stop = new AbortController();
+    stop.abort();
+    const { source, store, bus, deadLetters, clock, metrics } = env;
+    const published = bus.accepted.length;
+    const stopped = await runPoll(
+      { source, store, bus, deadLetters, clock, log, metrics },
+      { organizationGuid: ORG, stopSignal: stop.signal },
+    );
+    expect(stopped.outcome).toBe('deadline');
+    expect(bus.accepted.length).toBe(published);
+    expect(warnings.some((w) => w.startsWith('stopped on request'))).toBe(true);
+    expect(warnings.filter((w) => w.includes('deadline'))).toEqual([]);
+    await env.poll();
+    expect(env.since(published).map((d) => [d.changeType, d.customerId])).toEqual([
+      ['updated', 1],
+      ['deleted', 2],
+    ]);
+  });
 });
 
 describe('crashes and partial failures', () => {

@@ -10,7 +10,7 @@
  */
 import type { JournalEntry, StoredSnapshot } from '../../ports.ts';
 import type { JournalPublishCommit } from '../journal-publish-commit.ts';
-import { type PollRun, pastDeadline, type Stop } from '../poll-run.ts';
+import { type PollRun, pastDeadline, type Stop, stopReason } from '../poll-run.ts';
 import type { PlannedChange } from './plan-changes.ts';
 
 const DEFAULT_CHUNK_SIZE = 500;
@@ -79,7 +79,7 @@ async function deliverChunk(
   if (chunk.length === 0) return undefined;
   if (pastDeadline(run)) {
     run.deps.log.warn(
-      'deadline reached before every change was published; the rest is redone next poll',
+      `${stopReason(run, 'deadline reached')} before every change was published; the rest is redone next poll`,
       run.runLog,
     );
     return { outcome: 'deadline' };

@@ -6,7 +6,7 @@
 import { type CanonicalCustomer, customerDigest } from '../../customer.ts';
 import type { CustomerPage } from '../../nutcache/types.ts';
 import { ObservedCustomers } from '../observed.ts';
-import { mayContinue, nearDeadline, type PollRun, requestsSent, type Stop } from '../poll-run.ts';
+import { mayContinue, nearDeadline, type PollRun, requestsSent, type Stop, stopReason } from '../poll-run.ts';
 import { DEFAULT_MAX_RECORD_BYTES, errorMessage } from '../poll-types.ts';
 
 /** What the poll observed of the organization's customers. */
@@ -119,7 +119,10 @@ function observePage(run: PollRun, observations: Observations, records: Customer
 function listingStopped(run: PollRun, why: 'deadline' | 'allowance'): Stop {
   const { deps, runLog } = run;
   if (why === 'deadline') {
-    deps.log.warn('deadline near: listing stopped early; no deletion is decided this poll', runLog);
+    deps.log.warn(
+      `${stopReason(run, 'deadline near')}: listing stopped early; no deletion is decided this poll`,
+      runLog,
+    );
     return { outcome: 'deadline' };
   }
   deps.log.warn('request allowance spent: listing stopped early; no deletion is decided this poll', {
