@@ -9,6 +9,7 @@
  * longer base64 text (the nut-basic header is base64 of `apiKey:username:password`). What is shown is the
  * decoded, redacted text.
  */
+import { clip, oneLine } from '../util/one-line.ts';
 import { EXCERPT_LENGTH } from './errors.ts';
 
 export const REDACTED = '[redacted]';
@@ -113,12 +114,4 @@ export class Redactor {
       if (out.includes(spelling)) out = out.split(spelling).join(REDACTED);
     return out;
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ');
-}
-
-function clip(text: string, length: number): string {
-  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }

@@ -10,8 +10,11 @@ import { GetParameterError } from '@aws-lambda-powertools/parameters/errors';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readNutcacheSecret, type SecretReading } from '../nutcache/secret.ts';
+import { clip, oneLine } from '../util/one-line.ts';
 
 export const SECRET_MAX_AGE_SECONDS = 5 * 60;
+/** Longest AWS error message shown in a SecretUnavailableError. */
+const MESSAGE_LENGTH = 300;
 
 export class SecretUnavailableError extends Error {
   constructor(
@@ -73,13 +76,11 @@ const HINTS: Readonly<Record<string, string>> = {
 function describeFailure(error: unknown): string {
   const cause = error instanceof GetParameterError && error.cause instanceof Error ? error.cause : error;
   const name = cause instanceof Error ? cause.name : 'Error';
-  const message = cause instanceof Error ? oneLine(cause.message) : oneLine(String(cause));
+  const message = clip(
+    oneLine(cause instanceof Error ? cause.message : String(cause)).trim(),
+    MESSAGE_LENGTH,
+  );
   const kms = name === 'AccessDeniedException' && /\bKMS\b/i.test(message);
   const hint = kms ? HINTS.DecryptionFailure : (HINTS[name] ?? 'Secrets Manager answered an error');
   return `${hint} (${name}: ${message})`;
-}
-
-function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat;
 }
