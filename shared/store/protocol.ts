@@ -35,9 +35,7 @@ import {
   runSk,
 } from './layout.ts';
 import { chunks, pool } from './pool.ts';
-
-/** Customer writes of one commit step: BatchWriteItem's limit, kept by both adapters. */
-export const CUSTOMER_BATCH = 25;
+import { BATCH_WRITE_MAX } from './table.ts';
 
 export type OrgStatePatch = ReturnType<typeof checkOrgStatePatch>;
 
@@ -249,7 +247,7 @@ export abstract class SnapshotStoreProtocol implements SnapshotStore {
     const writes: CustomerWrite[] = [];
     for (const snapshot of changes.puts.values()) writes.push({ put: this.customerItem(snapshot) });
     for (const id of changes.deletes) writes.push({ delete: id });
-    await pool(chunks(writes, CUSTOMER_BATCH), this.settings.concurrency, (batch) =>
+    await pool(chunks(writes, BATCH_WRITE_MAX), this.settings.concurrency, (batch) =>
       this.writeCustomerBatch(organizationGuid, batch),
     );
   }

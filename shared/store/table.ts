@@ -8,3 +8,6 @@ export const TABLE_KEYS = {
   /** Epoch seconds; DynamoDB TTL deletes the item some time after it. */
   timeToLive: 'expiresAt',
 } as const;
+
+/** BatchWriteItem takes at most 25 requests: the customer batch of a commit step, kept by both adapters. */
+export const BATCH_WRITE_MAX = 25;
