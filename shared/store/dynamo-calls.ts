@@ -20,12 +20,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { fullJitterDelay } from '../util/backoff.ts';
 import { chunks, pool } from './pool.ts';
-import { TABLE_KEYS } from './table.ts';
+import { BATCH_WRITE_MAX, TABLE_KEYS } from './table.ts';
 
 export type Item = Record<string, unknown>;
 
-/** BatchWriteItem takes at most 25 requests, BatchGetItem at most 100 keys. */
-export const BATCH_WRITE_MAX = 25;
+/** BatchGetItem takes at most 100 keys. */
 export const BATCH_GET_MAX = 100;
 
 export interface RetryOptions {
@@ -80,6 +79,16 @@ export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentCl
 
 export function isConditionFailure(err: unknown): boolean {
   return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/** What a conditional write answers; `otherwise` when its condition failed (nothing was written). */
+export async function unlessConditionFails<T, U>(write: Promise<T>, otherwise: U): Promise<T | U> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isConditionFailure(err)) return otherwise;
+    throw err;
+  }
 }
 
 export class DynamoCalls {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Clock, LeaseResult, OrgState } from '../ports.ts';
-import { type DynamoCalls, type Item, isConditionFailure } from './dynamo-calls.ts';
+import { type DynamoCalls, type Item, unlessConditionFails } from './dynamo-calls.ts';
 import { ORG_STATE_PATCH_FIELDS, orgPk, orgStateItemSchema, SK } from './layout.ts';
 import { acquireForm, HELD_BY_THIS_POLL, LEASE_ATTRIBUTE_NAMES, LEASE_HELD } from './lease-conditions.ts';
 import { goneHolder, type LeaseView, leaseView, otherHolder, toOrgState } from './lease-rules.ts';
@@ -56,29 +56,25 @@ async function tryAcquire(
   lease: { organizationGuid: string; owner: string; ttlMs: number; gone: string | undefined },
 ): Promise<OrgState | undefined> {
   const form = acquireForm(attempt, lease.gone !== undefined);
-  try {
-    const out = await dynamo.update({
-      Key: stateKey(lease.organizationGuid),
-      UpdateExpression: form.update,
-      ConditionExpression: form.condition,
-      ExpressionAttributeNames: LEASE_ATTRIBUTE_NAMES,
-      ExpressionAttributeValues: {
-        ':owner': lease.owner,
-        ':exp': now + lease.ttlMs,
-        ':now': now,
-        ':guid': lease.organizationGuid,
-        ':false': false,
-        ':clock': Math.floor(now / 1000),
-        ...form.extraValues,
-        ...(lease.gone !== undefined ? { ':gone': lease.gone } : {}),
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    return parseState(lease.organizationGuid, out.Attributes);
-  } catch (err) {
-    if (isConditionFailure(err)) return undefined;
-    throw err;
-  }
+  const write = dynamo.update({
+    Key: stateKey(lease.organizationGuid),
+    UpdateExpression: form.update,
+    ConditionExpression: form.condition,
+    ExpressionAttributeNames: LEASE_ATTRIBUTE_NAMES,
+    ExpressionAttributeValues: {
+      ':owner': lease.owner,
+      ':exp': now + lease.ttlMs,
+      ':now': now,
+      ':guid': lease.organizationGuid,
+      ':false': false,
+      ':clock': Math.floor(now / 1000),
+      ...form.extraValues,
+      ...(lease.gone !== undefined ? { ':gone': lease.gone } : {}),
+    },
+    ReturnValues: 'ALL_NEW',
+  });
+  const out = await unlessConditionFails(write, undefined);
+  return out && parseState(lease.organizationGuid, out.Attributes);
 }
 
 /** Extends the lease if this owner still holds it; false when it does not. */
@@ -108,19 +104,14 @@ async function updateIfHeld(
   update: string,
   values: Record<string, unknown>,
 ): Promise<boolean> {
-  try {
-    await dynamo.update({
-      Key: stateKey(organizationGuid),
-      UpdateExpression: update,
-      ConditionExpression: HELD_BY_THIS_POLL,
-      ExpressionAttributeNames: OWNER_AND_EXPIRY,
-      ExpressionAttributeValues: { ':owner': owner, ...values },
-    });
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+  const write = dynamo.update({
+    Key: stateKey(organizationGuid),
+    UpdateExpression: update,
+    ConditionExpression: HELD_BY_THIS_POLL,
+    ExpressionAttributeNames: OWNER_AND_EXPIRY,
+    ExpressionAttributeValues: { ':owner': owner, ...values },
+  });
+  return (await unlessConditionFails(write, undefined)) !== undefined;
 }
 
 /** The lease as stored (expired or not); undefined when nobody holds it. */
@@ -136,19 +127,15 @@ export async function breakLease(
   dynamo: DynamoCalls,
   organizationGuid: string,
 ): Promise<LeaseView | undefined> {
-  try {
-    const out = await dynamo.update({
-      Key: stateKey(organizationGuid),
-      UpdateExpression: 'REMOVE #owner, #exp',
-      ConditionExpression: LEASE_HELD,
-      ExpressionAttributeNames: OWNER_AND_EXPIRY,
-      ReturnValues: 'ALL_OLD',
-    });
-    return leaseView(out.Attributes ? checkStateItem(organizationGuid, out.Attributes) : undefined);
-  } catch (err) {
-    if (isConditionFailure(err)) return undefined;
-    throw err;
-  }
+  const write = dynamo.update({
+    Key: stateKey(organizationGuid),
+    UpdateExpression: 'REMOVE #owner, #exp',
+    ConditionExpression: LEASE_HELD,
+    ExpressionAttributeNames: OWNER_AND_EXPIRY,
+    ReturnValues: 'ALL_OLD',
+  });
+  const old = (await unlessConditionFails(write, undefined))?.Attributes;
+  return leaseView(old ? checkStateItem(organizationGuid, old) : undefined);
 }
 
 /** Sets the patched fields (and `initialized` false if it was never set), creating the item if needed. */
