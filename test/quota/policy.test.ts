@@ -73,26 +73,23 @@ describe('BlockReservation', () => {
 });
 
 describe('delayAfterPoll and notBeforeAfter', () => {
+  /** A clean 3-page poll at noon, configured every 5 minutes, with budget to spare. */
+  const FIVE_MINUTE_POLL = {
+    configuredIntervalMs: 5 * MINUTE,
+    recent429s: 0,
+    usedToday: 100,
+    now: NOON,
+    pages: 3,
+  };
+
   it('keeps the configured rate after a clean poll with budget to spare: no notBefore', () => {
-    const delay = delayAfterPoll({
-      configuredIntervalMs: 5 * MINUTE,
-      recent429s: 0,
-      usedToday: 100,
-      now: NOON,
-      pages: 3,
-    });
+    const delay = delayAfterPoll(FIVE_MINUTE_POLL);
     expect(delay).toEqual({ delayMs: 5 * MINUTE, reason: 'configured' });
     expect(notBeforeAfter(delay, 5 * MINUTE, NOON)).toBe(0);
   });
 
   it('backs off after 429s, with a tenth of an interval of slack on notBefore', () => {
-    const delay = delayAfterPoll({
-      configuredIntervalMs: 5 * MINUTE,
-      recent429s: 2,
-      usedToday: 100,
-      now: NOON,
-      pages: 3,
-    });
+    const delay = delayAfterPoll({ ...FIVE_MINUTE_POLL, recent429s: 2 });
     expect(delay).toEqual({ delayMs: 20 * MINUTE, reason: 'rate-limited' });
     expect(notBeforeAfter(delay, 5 * MINUTE, NOON)).toBe(NOON + 20 * MINUTE - 30_000);
   });
