@@ -14,9 +14,10 @@ export const LEASE_HELD = 'attribute_exists(#owner)';
 /** The holder is `:gone`: a process of this host found no longer running. */
 const HELD_BY_GONE_PROCESS = '#owner = :gone';
 /** The lease may be taken: free, expired, or already ours. */
-const LEASE_TAKEABLE = `(${LEASE_FREE} OR ${LEASE_EXPIRED} OR ${HELD_BY_THIS_POLL})`;
+const TAKEABLE_CLAUSES = [LEASE_FREE, LEASE_EXPIRED, HELD_BY_THIS_POLL];
+const LEASE_TAKEABLE = `(${TAKEABLE_CLAUSES.join(' OR ')})`;
 /** …or held by the gone process `:gone`. */
-const LEASE_TAKEABLE_FROM_GONE = `(${LEASE_FREE} OR ${LEASE_EXPIRED} OR ${HELD_BY_THIS_POLL} OR ${HELD_BY_GONE_PROCESS})`;
+const LEASE_TAKEABLE_FROM_GONE = `(${[...TAKEABLE_CLAUSES, HELD_BY_GONE_PROCESS].join(' OR ')})`;
 
 /** No poll number yet, or the stored one is behind the clock in seconds (`:clock`). */
 const POLL_NUMBER_BEHIND_CLOCK = '(attribute_not_exists(#poll) OR #poll < :clock)';

@@ -87,11 +87,9 @@ export function otherHolder(
   now: number,
   isAlive: (pid: number) => boolean = processAlive,
 ): { readonly acquired: false; readonly holder: string; readonly expiresAt: number } | undefined {
-  const holder = lease?.leaseOwner;
-  const expiresAt = lease?.leaseExpiresAt;
-  if (holder === undefined || expiresAt === undefined) return undefined;
-  if (expiresAt < now || holder === owner || goneHolder(lease, isAlive)) return undefined;
-  return { acquired: false, holder, expiresAt };
+  const view = leaseView(lease);
+  if (!view || view.expiresAt < now || view.holder === owner || goneHolder(lease, isAlive)) return undefined;
+  return { acquired: false, ...view };
 }
 
 /** The fields of a stored state item that make an OrgState (the lease is left out). */
