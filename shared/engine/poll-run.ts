@@ -95,18 +95,23 @@ export async function mayContinue(run: PollRun): Promise<boolean> {
 
 /** How a log line names the reason a poll stops early: an operator's request (Ctrl-C) or the deadline. */
 export function stopReason(run: PollRun, atDeadline: string): string {
-  return run.options.stopSignal?.aborted ? 'stopped on request' : atDeadline;
+  return stopRequested(run) ? 'stopped on request' : atDeadline;
+}
+
+/** An operator asked the poll to stop (Ctrl-C): it then winds up as at its deadline. */
+function stopRequested(run: PollRun): boolean {
+  return run.options.stopSignal?.aborted === true;
 }
 
 /** Whether only the time kept free to publish and commit is left before the deadline. */
 export function nearDeadline(run: PollRun): boolean {
-  if (run.options.stopSignal?.aborted) return true;
+  if (stopRequested(run)) return true;
   const { deadline, deadlineReserveMs } = run.options;
   return deadline !== undefined && run.deps.clock.now() >= deadline - (deadlineReserveMs ?? 10_000);
 }
 
 export function pastDeadline(run: PollRun): boolean {
-  if (run.options.stopSignal?.aborted) return true;
+  if (stopRequested(run)) return true;
   const deadline = run.options.deadline;
   return deadline !== undefined && run.deps.clock.now() >= deadline;
 }
