@@ -32,9 +32,8 @@ import {
   secretNamePrefix,
 } from './organization-credentials.ts';
 
-/** What the registrar's DynamoDBRegistry calls (get, add, update, remove, list, putDeployment). */
+/** What the registrar's DynamoDBRegistry calls (add, update, remove, list, putDeployment). */
 const REGISTRAR_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
