@@ -221,6 +221,24 @@ export class NutcacheFunction extends NodejsFunction {
     return this;
   }
 
+  /** `actions` on the items of exactly one partition of `table` (`dynamodb:LeadingKeys` equals `partitionKey`). */
+  allowPartition(
+    table: dynamodb.ITable,
+    actions: readonly `dynamodb:${string}`[],
+    partitionKey: string,
+  ): this {
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [...actions],
+        resources: [table.tableArn],
+        conditions: multivaluedKeyCondition('ForAllValues:StringEquals', 'dynamodb:LeadingKeys', [
+          partitionKey,
+        ]),
+      }),
+    );
+    return this;
+  }
+
   /**
    * `EVENT_BUS_NAME` + `EVENT_SOURCE` + `events:PutEvents` on exactly this bus, and only when every entry's
    * `source` is `source` (IAM condition `events:source`, multivalued: one value per entry).

@@ -16,7 +16,7 @@ import { ENV } from '../../shared/config/env.ts';
 import { REGISTRY_KEYS } from '../../shared/registry/dynamodb.ts';
 import { inboundWebhookPk } from '../../shared/webhooks/replay-guard.ts';
 import { functionEntry } from '../paths.ts';
-import { multivaluedKeyCondition, NutcacheFunction } from './nutcache-function.ts';
+import { NutcacheFunction } from './nutcache-function.ts';
 import { acknowledgeFunctionFindings } from './webhook-subscription.ts';
 
 export const SYNC_NOW_ENTRY = functionEntry('sync-now.ts');
@@ -60,15 +60,7 @@ export class SyncNowEndpoint extends Construct {
       .useSecret(ENV.inboundWebhookSecretArn, props.secret)
       .withSetting(ENV.pollQueueUrl, props.pollQueue.queueUrl);
     // The registry lookup (shared/registry/dynamodb.ts `get`): GetItem on the organizations' partition only.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem'],
-        resources: [props.table.tableArn],
-        conditions: multivaluedKeyCondition('ForAllValues:StringEquals', 'dynamodb:LeadingKeys', [
-          REGISTRY_KEYS.organizationsPk,
-        ]),
-      }),
-    );
+    fn.allowPartition(props.table, ['dynamodb:GetItem'], REGISTRY_KEYS.organizationsPk);
     fn.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.pollQueue.queueArn] }),
     );

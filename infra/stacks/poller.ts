@@ -75,7 +75,8 @@ export function createPoller(scope: Construct, props: PollerProps): NutcacheFunc
     reservedConcurrentExecutions: config.pollerReservedConcurrency,
     logRetention: config.logRetentionDays as logs.RetentionDays,
     onFailureQueue: props.pollFailureQueue,
-    // A failed poll is retried once; the next scheduled poll catches up anyway.
+    // Asynchronous direct invocations only (poll-queue messages are retried by SQS, below): a failed poll
+    // is retried once; the next scheduled poll catches up anyway.
     retryAttempts: 1,
     maxEventAge: Duration.hours(1),
     projectRoot,

@@ -23,7 +23,7 @@ import type { DeploymentRecord } from '../../shared/registry/deployment.ts';
 import { REGISTRY_KEYS } from '../../shared/registry/dynamodb.ts';
 import { type ConfigOrganization, ORGANIZATIONS_FILE } from '../../shared/runtime/registrar.ts';
 import type { NutcacheCdcConfig, OrganizationConfig } from '../config.ts';
-import { multivaluedKeyCondition, NutcacheFunction } from '../constructs/nutcache-function.ts';
+import { NutcacheFunction } from '../constructs/nutcache-function.ts';
 import { functionEntry } from '../paths.ts';
 import {
   createStackSecrets,
@@ -32,9 +32,8 @@ import {
   secretNamePrefix,
 } from './organization-credentials.ts';
 
-/** What the registrar's DynamoDBRegistry calls (get, add, update, remove, list, putDeployment). */
+/** What the registrar's DynamoDBRegistry calls (add, update, remove, list, putDeployment). */
 const REGISTRAR_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
@@ -152,15 +151,7 @@ function scheduleArnPattern(scope: Construct, group: scheduler.ScheduleGroup): s
 /** The registry items, the group's schedules, and passing the scheduler role to Scheduler: nothing else. */
 function grantRegistrar(fn: NutcacheFunction, props: RegistrarProps): void {
   fn.useTableItems(props.table, REGISTRAR_TABLE_ACTIONS, REGISTRY_KEYS.organizationsPk);
-  fn.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['dynamodb:PutItem'],
-      resources: [props.table.tableArn],
-      conditions: multivaluedKeyCondition('ForAllValues:StringEquals', 'dynamodb:LeadingKeys', [
-        REGISTRY_KEYS.deploymentPk,
-      ]),
-    }),
-  );
+  fn.allowPartition(props.table, ['dynamodb:PutItem'], REGISTRY_KEYS.deploymentPk);
   const schedules = scheduleArnPattern(fn, props.scheduleGroup);
   fn.addToRolePolicy(
     new iam.PolicyStatement({

@@ -96,6 +96,8 @@ export class DynamoOrganizationRegistry implements OrganizationRegistry {
           ':prefix': REGISTRY_KEYS.organizationSkPrefix,
         },
         Limit: options.limit ?? this.#pageSize,
+        // Consistent, like `get`: the registrar decides add or update from this listing.
+        ConsistentRead: true,
         ...(options.next ? { ExclusiveStartKey: registryKey(options.next) } : {}),
       }),
     );

@@ -45,10 +45,7 @@ export type ConfigOrganization = z.infer<typeof configOrganizationSchema>;
 export const registrarAssetSchema = z.object({ organizations: z.array(configOrganizationSchema) });
 
 export interface RegistrarDeps {
-  readonly registry: Pick<
-    DynamoOrganizationRegistry,
-    'get' | 'add' | 'update' | 'remove' | 'list' | 'putDeployment'
-  >;
+  readonly registry: Pick<DynamoOrganizationRegistry, 'add' | 'update' | 'remove' | 'list' | 'putDeployment'>;
   readonly scheduler: SchedulerClient;
   readonly log: Log;
   readonly now: () => number;
@@ -72,10 +69,13 @@ export async function register(
   stackSecrets: StackSecrets = {},
 ): Promise<RegistrarOutcome> {
   await deps.registry.putDeployment(deployment);
+  // One listing of the registry serves every upsert and the removals (no read per organization).
+  const existing = new Map<string, RegisteredOrganization>();
+  for await (const org of deps.registry.list()) existing.set(org.organizationGuid, org);
   const counts = { added: 0, updated: 0, removed: 0, leftToCli: 0 };
   for (const org of organizations) {
     const secretArn = secretArnOf(org, deployment, stackSecrets);
-    const registered = await upsert(deps, org, secretArn);
+    const registered = await upsert(deps, org, secretArn, existing.get(org.organizationGuid));
     if (registered === 'cli') {
       counts.leftToCli++;
       continue;
@@ -83,11 +83,8 @@ export async function register(
     counts[registered.outcome]++;
     await ensureSchedule(deps.scheduler, registered.organization, deployment);
   }
-  counts.removed = await removeDropped(
-    deps,
-    deployment,
-    new Set(organizations.map((o) => o.organizationGuid)),
-  );
+  const listed = new Set(organizations.map((o) => o.organizationGuid));
+  counts.removed = await removeDropped(deps, deployment, [...existing.values()], listed);
   deps.log.info('config organizations registered', counts);
   return counts;
 }
@@ -116,8 +113,8 @@ async function upsert(
   deps: RegistrarDeps,
   org: ConfigOrganization,
   secretArn: string,
+  existing: RegisteredOrganization | undefined,
 ): Promise<'cli' | { outcome: 'added' | 'updated'; organization: RegisteredOrganization }> {
-  const existing = await deps.registry.get(org.organizationGuid);
   const fields = {
     ...(org.label ? { label: org.label } : {}),
     everyMinutes: org.everyMinutes,
@@ -146,12 +143,12 @@ async function upsert(
 async function removeDropped(
   deps: RegistrarDeps,
   deployment: DeploymentRecord,
+  registered: readonly RegisteredOrganization[],
   listed: ReadonlySet<string>,
 ): Promise<number> {
-  const dropped: string[] = [];
-  for await (const org of deps.registry.list()) {
-    if (org.managedBy === 'config' && !listed.has(org.organizationGuid)) dropped.push(org.organizationGuid);
-  }
+  const dropped = registered
+    .filter((org) => org.managedBy === 'config' && !listed.has(org.organizationGuid))
+    .map((org) => org.organizationGuid);
   for (const guid of dropped) {
     await deleteSchedule(deps.scheduler, guid, deployment);
     await deps.registry.remove(guid);

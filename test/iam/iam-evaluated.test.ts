@@ -245,7 +245,6 @@ describe('the deployed stack under IAM', () => {
     expect(new Set(own.map((e) => e.request.action))).toEqual(
       new Set([
         'dynamodb:PutItem',
-        'dynamodb:GetItem',
         'dynamodb:UpdateItem',
         'dynamodb:Query',
         'scheduler:CreateSchedule',
