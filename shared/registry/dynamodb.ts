@@ -13,6 +13,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from '../store/dynamo-calls.ts';
 import { TABLE_KEYS } from '../store/table.ts';
 import { systemClock } from '../util/clock.ts';
 import { type DeploymentRecord, parseDeploymentRecord } from './deployment.ts';
@@ -201,8 +202,4 @@ export class DynamoOrganizationRegistry implements OrganizationRegistry {
       new PutCommand({ TableName: this.#table, Item: { ...DEPLOYMENT_KEY, ...checked } }),
     );
   }
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
