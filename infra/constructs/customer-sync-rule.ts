@@ -72,13 +72,24 @@ interface CustomerSyncRuleSettings extends CustomerSyncRuleProps {
   readonly maxEventAge: Duration;
 }
 
+/** The retry policy's MaximumEventAgeInSeconds that EventBridge accepts. */
+const MIN_EVENT_AGE_SECONDS = 60;
+const MAX_EVENT_AGE_SECONDS = 86_400;
+
 /** Fills in the optional props of a rule (the event source's default is the pattern compiler's). */
 function withDefaults(props: CustomerSyncRuleProps): CustomerSyncRuleSettings {
+  const maxEventAge = props.maxEventAge ?? Duration.hours(24);
+  const seconds = maxEventAge.isUnresolved() ? undefined : maxEventAge.toSeconds();
+  if (seconds !== undefined && (seconds < MIN_EVENT_AGE_SECONDS || seconds > MAX_EVENT_AGE_SECONDS)) {
+    throw new Error(
+      `sync rule '${props.name}': maxEventAge must be between 60 seconds and 24 hours (EventBridge's limits); got ${seconds} s`,
+    );
+  }
   return {
     ...props,
     description: props.description ?? `nutcache-cdc sync rule ${props.name}`,
     enabled: props.enabled ?? true,
-    maxEventAge: props.maxEventAge ?? Duration.hours(24),
+    maxEventAge,
   };
 }
 

@@ -5,7 +5,7 @@
  * dead-letter queue with an alarm, a role limited to invoking its own API destination, and no Lambda function.
  */
 import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -142,6 +142,27 @@ describe('CRM targets: API destinations', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::Events::ApiDestination', {
       InvocationRateLimitPerSecond: 5,
     });
+  });
+
+  it('refuses in code what a real account refuses: a rate outside 1–300, a retry age outside 60 s–24 h', () => {
+    const { target: _target, ...filter } = hubspot;
+    const rule = (id: string, more: { rateLimitPerSecond?: number; maxEventAge?: Duration }) => () => {
+      const { stack, bus } = newStack();
+      new CustomerSyncRule(stack, id, {
+        ...filter,
+        eventBus: bus,
+        environmentName: 'test',
+        target: { kind: 'crm', target: hubspotTarget, rateLimitPerSecond: more.rateLimitPerSecond ?? 5 },
+        ...(more.maxEventAge ? { maxEventAge: more.maxEventAge } : {}),
+      });
+    };
+    expect(rule('Fast', { rateLimitPerSecond: 301 })).toThrow(/companies-to-hubspot.*at most 300/);
+    expect(rule('Zero', { rateLimitPerSecond: 0 })).toThrow(/companies-to-hubspot.*at least 1/);
+    expect(rule('Old', { maxEventAge: Duration.hours(25) })).toThrow(/maxEventAge.*60 seconds and 24 hours/);
+    expect(rule('Young', { maxEventAge: Duration.seconds(59) })).toThrow(
+      /maxEventAge.*60 seconds and 24 hours/,
+    );
+    expect(rule('Ok', { rateLimitPerSecond: 300, maxEventAge: Duration.hours(24) })).not.toThrow();
   });
 });
 
