@@ -25,6 +25,7 @@ import {
   MAX_PATTERN_LENGTH,
   patternJson,
 } from '../../shared/rules/compile.ts';
+import { compileInputTransformer, InputTransformerError } from '../../shared/rules/input-transformer.ts';
 import { DEFAULT_CHANGE_TYPES, type SyncRuleFilter, type SyncRuleSpec } from '../../shared/rules/model.ts';
 import { alarmNamePrefix, queueNotEmptyAlarm } from './alarms.ts';
 import { onlyForResource } from './conditions.ts';
@@ -289,6 +290,7 @@ function crmRules(
       `sync rule '${props.name}': its CRM target sends no request for its change types (deletions are ignored unless onDelete sets properties)`,
     );
   }
+  for (const plan of plans) checkTransformer(props.name, plan.delivery);
   return plans.map((plan) => ({
     changeTypes: plan.changeTypes,
     target: {
@@ -297,6 +299,16 @@ function crmRules(
       delivery: plan.delivery,
     },
   }));
+}
+
+/** Refuses at synth an input transformer EventBridge would refuse (e.g. a template over 8,192 characters). */
+function checkTransformer(ruleName: string, delivery: CrmDelivery): void {
+  try {
+    compileInputTransformer(delivery.inputTransformer);
+  } catch (error) {
+    if (!(error instanceof InputTransformerError)) throw error;
+    throw new Error(`sync rule '${ruleName}': ${error.message}`);
+  }
 }
 
 /** An input transformer passed to EventBridge exactly as written (InputPathsMap and InputTemplate). */

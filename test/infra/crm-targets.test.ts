@@ -164,6 +164,23 @@ describe('CRM targets: API destinations', () => {
     );
     expect(rule('Ok', { rateLimitPerSecond: 300, maxEventAge: Duration.hours(24) })).not.toThrow();
   });
+
+  it("refuses a mapping whose input template exceeds EventBridge's 8,192 characters", () => {
+    const { stack, bus } = newStack();
+    const { target: _target, ...filter } = hubspot;
+    const properties = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`a_rather_long_hubspot_property_name_${i}`, 'name']),
+    );
+    expect(
+      () =>
+        new CustomerSyncRule(stack, 'Huge', {
+          ...filter,
+          eventBus: bus,
+          environmentName: 'test',
+          target: { kind: 'crm', target: { ...hubspotTarget, properties } },
+        }),
+    ).toThrow(/companies-to-hubspot.*inputTemplate.*8192/);
+  });
 });
 
 describe('CRM targets: rate limit in the rules file', () => {
