@@ -4,7 +4,6 @@
  * targets whose input transformer and path parameters are crmDelivery's, a retry policy, an encrypted
  * dead-letter queue with an alarm, a role limited to invoking its own API destination, and no Lambda function.
  */
-import { readFileSync } from 'node:fs';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -22,16 +21,9 @@ import {
   resolvePathParameterValues,
 } from '../../shared/rules/input-transformer.ts';
 import { parseRulesText, type SyncRuleSpec } from '../../shared/rules/model.ts';
+import { exampleRules } from '../rules/example-rules.ts';
 
-const rules = parseRulesText(
-  readFileSync(new URL('../../examples/crm-rules.yaml', import.meta.url), 'utf8'),
-  'examples/crm-rules.yaml',
-);
-const ruleNamed = (name: string): SyncRuleSpec => {
-  const rule = rules.find((r) => r.name === name);
-  if (!rule) throw new Error(`no rule ${name} in examples/crm-rules.yaml`);
-  return rule;
-};
+const { named: ruleNamed } = exampleRules('crm-rules.yaml');
 const hubspot = ruleNamed('companies-to-hubspot');
 const salesforce = ruleNamed('accounts-to-salesforce');
 const hubspotTarget = hubspot.target as HubSpotTarget;
