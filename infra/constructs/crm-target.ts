@@ -10,7 +10,12 @@
 import { SecretValue } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
-import type { CrmTarget, HubSpotTarget, SalesforceTarget } from '../../shared/crm/model.ts';
+import {
+  type CrmTarget,
+  type HubSpotTarget,
+  rateLimitSchema,
+  type SalesforceTarget,
+} from '../../shared/crm/model.ts';
 import { type CrmDelivery, crmDelivery } from '../../shared/crm/transformer.ts';
 import type { ChangeType } from '../../shared/events/contract.ts';
 
@@ -56,6 +61,10 @@ export class CrmDestination extends Construct {
 
   constructor(scope: Construct, id: string, props: CrmDestinationProps) {
     super(scope, id);
+    const rate = rateLimitSchema.optional().safeParse(props.rateLimitPerSecond);
+    if (!rate.success) {
+      throw new Error(`sync rule '${props.ruleName}': ${rate.error.issues.map((i) => i.message).join('; ')}`);
+    }
     this.props = props;
     this.connection = new events.Connection(this, 'Connection', {
       description: `nutcache-cdc sync rule ${props.ruleName}: ${props.target.type} authorization`,

@@ -25,6 +25,7 @@ import {
   MAX_PATTERN_LENGTH,
   patternJson,
 } from '../../shared/rules/compile.ts';
+import { compileInputTransformer, InputTransformerError } from '../../shared/rules/input-transformer.ts';
 import { DEFAULT_CHANGE_TYPES, type SyncRuleFilter, type SyncRuleSpec } from '../../shared/rules/model.ts';
 import { alarmNamePrefix, queueNotEmptyAlarm } from './alarms.ts';
 import { onlyForResource } from './conditions.ts';
@@ -72,13 +73,24 @@ interface CustomerSyncRuleSettings extends CustomerSyncRuleProps {
   readonly maxEventAge: Duration;
 }
 
+/** The retry policy's MaximumEventAgeInSeconds that EventBridge accepts. */
+const MIN_EVENT_AGE_SECONDS = 60;
+const MAX_EVENT_AGE_SECONDS = 86_400;
+
 /** Fills in the optional props of a rule (the event source's default is the pattern compiler's). */
 function withDefaults(props: CustomerSyncRuleProps): CustomerSyncRuleSettings {
+  const maxEventAge = props.maxEventAge ?? Duration.hours(24);
+  const seconds = maxEventAge.isUnresolved() ? undefined : maxEventAge.toSeconds();
+  if (seconds !== undefined && (seconds < MIN_EVENT_AGE_SECONDS || seconds > MAX_EVENT_AGE_SECONDS)) {
+    throw new Error(
+      `sync rule '${props.name}': maxEventAge must be between 60 seconds and 24 hours (EventBridge's limits); got ${seconds} s`,
+    );
+  }
   return {
     ...props,
     description: props.description ?? `nutcache-cdc sync rule ${props.name}`,
     enabled: props.enabled ?? true,
-    maxEventAge: props.maxEventAge ?? Duration.hours(24),
+    maxEventAge,
   };
 }
 
@@ -278,6 +290,7 @@ function crmRules(
       `sync rule '${props.name}': its CRM target sends no request for its change types (deletions are ignored unless onDelete sets properties)`,
     );
   }
+  for (const plan of plans) checkTransformer(props.name, plan.delivery);
   return plans.map((plan) => ({
     changeTypes: plan.changeTypes,
     target: {
@@ -286,6 +299,16 @@ function crmRules(
       delivery: plan.delivery,
     },
   }));
+}
+
+/** Refuses at synth an input transformer EventBridge would refuse (e.g. a template over 8,192 characters). */
+function checkTransformer(ruleName: string, delivery: CrmDelivery): void {
+  try {
+    compileInputTransformer(delivery.inputTransformer);
+  } catch (error) {
+    if (!(error instanceof InputTransformerError)) throw error;
+    throw new Error(`sync rule '${ruleName}': ${error.message}`);
+  }
 }
 
 /** An input transformer passed to EventBridge exactly as written (InputPathsMap and InputTemplate). */

@@ -16,7 +16,7 @@ import type { SyncRuleSpec } from '../rules/model.ts';
 import type { CompiledPattern } from '../rules/pattern.ts';
 import { type LocalEventEnvelope, toEventBridgeEvent } from '../webhooks/message.ts';
 import { type CrmTarget, isCrmTarget } from './model.ts';
-import { type CrmHttpRequest, crmRequest } from './request.ts';
+import { type CrmHttpRequest, type CrmRequester, crmRequester } from './request.ts';
 import { crmRulePattern } from './transformer.ts';
 
 export interface CrmRule {
@@ -51,7 +51,7 @@ export interface CrmRulesBusOptions extends LocalEventEnvelope {
 
 type Failure = Extract<BusEntryResult, { ok: false }>;
 
-/** The CRM rules of a rules file, each with its compiled pattern. */
+/** The CRM rules of a rules file, each with its compiled pattern and request builder (reused per event). */
 function crmRules(rules: readonly SyncRuleSpec[], eventSource: string | undefined) {
   return rules.flatMap((rule) => {
     const { target } = rule;
@@ -59,7 +59,7 @@ function crmRules(rules: readonly SyncRuleSpec[], eventSource: string | undefine
     const pattern: CompiledPattern = compileEventPattern(
       crmRulePattern(rule, eventSource ? { eventSource } : {}),
     );
-    return [{ name: rule.name, target, pattern }];
+    return [{ name: rule.name, target, pattern, request: crmRequester(target) }];
   });
 }
 
@@ -115,13 +115,13 @@ export class CrmRulesBus implements EventBus {
   }
 
   private async send(
-    rule: CrmRule,
+    rule: CrmRule & { readonly request: CrmRequester },
     event: ReturnType<typeof toEventBridgeEvent>,
   ): Promise<Failure | undefined> {
     const token = this.options.tokens[rule.target.type];
     let request: CrmHttpRequest | undefined;
     try {
-      request = crmRequest(rule.target, event, {
+      request = rule.request(event, {
         ...(token !== undefined ? { token } : {}),
         context: { ruleName: rule.name },
       });

@@ -122,7 +122,7 @@ const secretArnSchema = z
   .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be an ARN of secretsmanager (arn:aws:secretsmanager:…)');
 
 /** An API destination's invocation rate limit: EventBridge accepts whole numbers 1..300 (its default, 300). */
-const rateLimitSchema = z
+export const rateLimitSchema = z
   .int('rateLimitPerSecond must be a whole number of requests per second')
   .min(1, 'rateLimitPerSecond must be at least 1')
   .max(300, "rateLimitPerSecond must be at most 300 (EventBridge's limit and default)");

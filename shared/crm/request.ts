@@ -1,17 +1,19 @@
 /**
  * The exact HTTP request a CRM rule target sends for one event, computed as the deployed rule computes it:
- * `crmDelivery` (the mapping) + `applyInputTransformer` and the path parameters (EventBridge's semantics).
+ * `crmDelivery` (the mapping) + the compiled input transformer and the path parameters (EventBridge's semantics).
  * Used by local delivery (`poll --rules`, `npm start -- --rules`) and printed by `rules test`.
  */
 import { z } from 'zod';
+import type { ChangeType } from '../events/contract.ts';
 import {
-  applyInputTransformer,
+  type CompiledInputTransformer,
+  compileInputTransformer,
   fillPathParameters,
   resolvePathParameterValues,
   type TransformContext,
 } from '../rules/input-transformer.ts';
 import type { CrmTarget } from './model.ts';
-import { crmDelivery } from './transformer.ts';
+import { type CrmDelivery, crmDelivery } from './transformer.ts';
 
 export interface CrmHttpRequest {
   readonly method: 'POST' | 'PATCH';
@@ -31,21 +33,46 @@ const changeTypeOf = z.object({
   detail: z.object({ changeType: z.enum(['created', 'updated', 'deleted', 'snapshot']) }),
 });
 
+export interface CrmRequestOptions {
+  readonly token?: string;
+  readonly context?: TransformContext;
+}
+
+/** `crmRequest` for one target, ready for many events. */
+export type CrmRequester = (event: unknown, options?: CrmRequestOptions) => CrmHttpRequest | undefined;
+
+interface CompiledDelivery {
+  readonly delivery: CrmDelivery;
+  readonly transformer: CompiledInputTransformer;
+}
+
 /**
- * The request for `event`, or undefined when the target sends none for its change type (a deletion with
- * `onDelete: ignore`). `token` adds `Authorization: Bearer` (deployed, the connection adds it). Throws
- * `InputTransformerError` when EventBridge would not deliver (e.g. a mapped field missing from the event).
+ * `crmRequest` for `target`, building each change type's delivery and compiling its input transformer once,
+ * on its first event (so a transformer EventBridge would refuse still fails that event, not construction).
  */
-export function crmRequest(
-  target: CrmTarget,
+export function crmRequester(target: CrmTarget): CrmRequester {
+  const compiled = new Map<ChangeType, CompiledDelivery | undefined>();
+  const compiledFor = (changeType: ChangeType): CompiledDelivery | undefined => {
+    if (!compiled.has(changeType)) {
+      const delivery = crmDelivery(target, changeType);
+      const transformer = delivery && compileInputTransformer(delivery.inputTransformer);
+      compiled.set(changeType, delivery && transformer && { delivery, transformer });
+    }
+    return compiled.get(changeType);
+  };
+  return (event, options = {}) => {
+    const parsed = changeTypeOf.safeParse(event);
+    const plan = parsed.success ? compiledFor(parsed.data.detail.changeType) : undefined;
+    return plan && requestOf(plan, event, options);
+  };
+}
+
+function requestOf(
+  { delivery, transformer }: CompiledDelivery,
   event: unknown,
-  options: { readonly token?: string; readonly context?: TransformContext } = {},
-): CrmHttpRequest | undefined {
-  const parsed = changeTypeOf.safeParse(event);
-  if (!parsed.success) return undefined;
-  const delivery = crmDelivery(target, parsed.data.detail.changeType);
-  if (!delivery) return undefined;
-  const body = applyInputTransformer(delivery.inputTransformer, event, options.context);
+  options: CrmRequestOptions,
+): CrmHttpRequest {
+  const body = transformer.apply(event, options.context);
   const url = delivery.pathParameterValues
     ? fillPathParameters(delivery.endpoint, resolvePathParameterValues(delivery.pathParameterValues, event))
     : delivery.endpoint;
@@ -58,6 +85,19 @@ export function crmRequest(
     },
     body,
   };
+}
+
+/**
+ * The request for `event`, or undefined when the target sends none for its change type (a deletion with
+ * `onDelete: ignore`). `token` adds `Authorization: Bearer` (deployed, the connection adds it). Throws
+ * `InputTransformerError` when EventBridge would not deliver (e.g. a mapped field missing from the event).
+ */
+export function crmRequest(
+  target: CrmTarget,
+  event: unknown,
+  options: CrmRequestOptions = {},
+): CrmHttpRequest | undefined {
+  return crmRequester(target)(event, options);
 }
 
 /**

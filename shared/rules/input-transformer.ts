@@ -337,6 +337,31 @@ function render(value: unknown, quoted: boolean): string {
   return JSON.stringify(value);
 }
 
+/** A transformer checked and its template scanned once, to apply to many events. */
+export interface CompiledInputTransformer {
+  /** The body EventBridge sends to the target for `event` (see `applyInputTransformer`). */
+  apply(event: unknown, context?: TransformContext): string;
+}
+
+/** Checks a transformer and scans its template once; throws `InputTransformerError` when EventBridge refuses it. */
+export function compileInputTransformer(transformer: InputTransformer): CompiledInputTransformer {
+  const { inputPathsMap = {}, inputTemplate } = parseTransformer(transformer);
+  const scanned = scanTemplate(inputTemplate);
+  return {
+    apply(event, context = {}) {
+      const values = resolveVariables(inputPathsMap, event, context);
+      const output = scanned.segments
+        .map((segment) => {
+          if (segment.kind === 'text') return segment.text;
+          return values.has(segment.name) ? render(values.get(segment.name), segment.quoted) : '';
+        })
+        .join('');
+      if (scanned.json) assertJson(output, scanned, values);
+      return output;
+    },
+  };
+}
+
 /**
  * The body EventBridge sends to the target for `event`: the template with its placeholders replaced.
  * Throws `InputTransformerError` for a transformer EventBridge refuses, and for a JSON template whose result
@@ -347,17 +372,7 @@ export function applyInputTransformer(
   event: unknown,
   context: TransformContext = {},
 ): string {
-  const { inputPathsMap = {}, inputTemplate } = parseTransformer(transformer);
-  const scanned = scanTemplate(inputTemplate);
-  const values = resolveVariables(inputPathsMap, event, context);
-  const output = scanned.segments
-    .map((segment) => {
-      if (segment.kind === 'text') return segment.text;
-      return values.has(segment.name) ? render(values.get(segment.name), segment.quoted) : '';
-    })
-    .join('');
-  if (scanned.json) assertJson(output, scanned, values);
-  return output;
+  return compileInputTransformer(transformer).apply(event, context);
 }
 
 function assertJson(output: string, scanned: ScannedTemplate, values: ReadonlyMap<string, unknown>): void {

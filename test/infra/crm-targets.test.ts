@@ -4,8 +4,7 @@
  * targets whose input transformer and path parameters are crmDelivery's, a retry policy, an encrypted
  * dead-letter queue with an alarm, a role limited to invoking its own API destination, and no Lambda function.
  */
-import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -22,16 +21,9 @@ import {
   resolvePathParameterValues,
 } from '../../shared/rules/input-transformer.ts';
 import { parseRulesText, type SyncRuleSpec } from '../../shared/rules/model.ts';
+import { exampleRules } from '../rules/example-rules.ts';
 
-const rules = parseRulesText(
-  readFileSync(new URL('../../examples/crm-rules.yaml', import.meta.url), 'utf8'),
-  'examples/crm-rules.yaml',
-);
-const ruleNamed = (name: string): SyncRuleSpec => {
-  const rule = rules.find((r) => r.name === name);
-  if (!rule) throw new Error(`no rule ${name} in examples/crm-rules.yaml`);
-  return rule;
-};
+const { named: ruleNamed } = exampleRules('crm-rules.yaml');
 const hubspot = ruleNamed('companies-to-hubspot');
 const salesforce = ruleNamed('accounts-to-salesforce');
 const hubspotTarget = hubspot.target as HubSpotTarget;
@@ -142,6 +134,44 @@ describe('CRM targets: API destinations', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::Events::ApiDestination', {
       InvocationRateLimitPerSecond: 5,
     });
+  });
+
+  it('refuses in code what a real account refuses: a rate outside 1–300, a retry age outside 60 s–24 h', () => {
+    const { target: _target, ...filter } = hubspot;
+    const rule = (id: string, more: { rateLimitPerSecond?: number; maxEventAge?: Duration }) => () => {
+      const { stack, bus } = newStack();
+      new CustomerSyncRule(stack, id, {
+        ...filter,
+        eventBus: bus,
+        environmentName: 'test',
+        target: { kind: 'crm', target: hubspotTarget, rateLimitPerSecond: more.rateLimitPerSecond ?? 5 },
+        ...(more.maxEventAge ? { maxEventAge: more.maxEventAge } : {}),
+      });
+    };
+    expect(rule('Fast', { rateLimitPerSecond: 301 })).toThrow(/companies-to-hubspot.*at most 300/);
+    expect(rule('Zero', { rateLimitPerSecond: 0 })).toThrow(/companies-to-hubspot.*at least 1/);
+    expect(rule('Old', { maxEventAge: Duration.hours(25) })).toThrow(/maxEventAge.*60 seconds and 24 hours/);
+    expect(rule('Young', { maxEventAge: Duration.seconds(59) })).toThrow(
+      /maxEventAge.*60 seconds and 24 hours/,
+    );
+    expect(rule('Ok', { rateLimitPerSecond: 300, maxEventAge: Duration.hours(24) })).not.toThrow();
+  });
+
+  it("refuses a mapping whose input template exceeds EventBridge's 8,192 characters", () => {
+    const { stack, bus } = newStack();
+    const { target: _target, ...filter } = hubspot;
+    const properties = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`a_rather_long_hubspot_property_name_${i}`, 'name']),
+    );
+    expect(
+      () =>
+        new CustomerSyncRule(stack, 'Huge', {
+          ...filter,
+          eventBus: bus,
+          environmentName: 'test',
+          target: { kind: 'crm', target: { ...hubspotTarget, properties } },
+        }),
+    ).toThrow(/companies-to-hubspot.*inputTemplate.*8192/);
   });
 });
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyInputTransformer,
+  compileInputTransformer,
   evaluateJsonPath,
   fillPathParameters,
   InputTransformerError,
@@ -323,5 +324,27 @@ describe(`path parameters (${TARGETS}; ${HTTP_PARAMETERS})`, () => {
     expect(() => resolvePathParameterValues(['  '], event)).toThrow(/blank/);
     expect(() => fillPathParameters('https://x/*', ['a/b'])).toThrow(/URL encoding/);
     expect(() => fillPathParameters('https://x/*/*', ['a'])).toThrow(/2 '\*' wildcard/);
+  });
+});
+
+describe('input transformer compiled once (local delivery reuses it for every event)', () => {
+  it('an invalid transformer is refused when compiled, before any event', () => {
+    expect(() =>
+      compileInputTransformer({ inputPathsMap: PATHS, inputTemplate: '{"a": <nothing>}' }),
+    ).toThrow(InputTransformerError);
+  });
+
+  it('the compiled transformer gives each event the body applyInputTransformer gives it', () => {
+    const inputTemplate = '{"instance": <instance>, "state": "<state>", "rule": <aws.events.rule-name>}';
+    const compiled = compileInputTransformer({ inputPathsMap: PATHS, inputTemplate });
+    const stopped = { ...EC2_EVENT, detail: { 'instance-id': 'i-9', state: 'STOPPED' } };
+    for (const event of [EC2_EVENT, stopped]) {
+      expect(compiled.apply(event, EXAMPLE_RULE)).toBe(transform(inputTemplate, event));
+    }
+    expect(JSON.parse(compiled.apply(stopped, EXAMPLE_RULE))).toEqual({
+      instance: 'i-9',
+      state: 'STOPPED',
+      rule: 'example',
+    });
   });
 });

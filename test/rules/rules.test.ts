@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   assertPatternFits,
@@ -16,16 +15,9 @@ import {
   validateRules,
 } from '../../shared/rules/model.ts';
 import { customer, customerEvent } from './customer-events.ts';
+import { exampleRules as loadExampleRules } from './example-rules.ts';
 
-const exampleRules = parseRulesText(
-  readFileSync(new URL('../../examples/sync-rules.yaml', import.meta.url), 'utf8'),
-  'examples/sync-rules.yaml',
-);
-const byName = (name: string): SyncRuleSpec => {
-  const rule = exampleRules.find((r) => r.name === name);
-  if (!rule) throw new Error(`no rule ${name}`);
-  return rule;
-};
+const { rules: exampleRules, named: byName } = loadExampleRules('sync-rules.yaml');
 const matches = (rule: SyncRuleSpec, event: unknown) =>
   matchEventPattern(compileRulePattern(rule), event).matched;
 
