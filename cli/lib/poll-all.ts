@@ -9,8 +9,7 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { PollResult } from '../../shared/engine/poll.ts';
-import { NutcacheClient } from '../../shared/nutcache/client.ts';
-import { NutcacheHttpError } from '../../shared/nutcache/errors.ts';
+import { DEFAULT_BASE_URL, NutcacheClient } from '../../shared/nutcache/client.ts';
 import { SlidingWindowLimiter } from '../../shared/nutcache/rate-limiter.ts';
 import {
   clientConfigFromSecret,
@@ -24,10 +23,11 @@ import { OrganizationSecrets } from '../../shared/runtime/organization-secrets.t
 import { type PollerServiceDeps, pollWithCredentials } from '../../shared/runtime/poller-service.ts';
 import { systemClock } from '../../shared/util/clock.ts';
 import { RecordingMetrics } from '../../shared/util/metrics.ts';
-import { type OptionValues, parseCommandLine, showHelp, usageError } from './args.ts';
+import { checked, numberOption, type OptionValues, parseCommandLine, showHelp, UsageError } from './args.ts';
 import { createCliLog } from './log.ts';
 import { credentialsFile, readCredentialsFile } from './org-credentials.ts';
 import { type OrgsContext, openOrgsContext } from './orgs-context.ts';
+import { diagnose, EXIT, exitStatus } from './outcome.ts';
 import { openPublishing, type Publishing } from './runtime.ts';
 
 const HELP = `Usage: nutcache-cdc poll --all [options]
@@ -47,7 +47,8 @@ API-key group are polled one at a time through one rate limiter; groups run conc
   -h, --help                this help
 
 Prints one line per organization. Exit status: the worst outcome: 1 if any organization failed,
-else 3 if any poll was incomplete, else 75 if any was busy or deferred, else 0; 64 usage.
+else 4 if deletions were held, else 3 if any poll was incomplete, else 75 if any was busy or
+deferred, else 0; 64 usage.
 `;
 
 const OPTIONS = {
@@ -66,7 +67,7 @@ const OPTIONS = {
 type Values = OptionValues<typeof OPTIONS>;
 
 /** Exit statuses from best to worst. */
-const SEVERITY = [0, 75, 3, 1] as const;
+const SEVERITY: readonly number[] = [EXIT.ok, EXIT.busy, EXIT.incomplete, EXIT.held, EXIT.failed];
 
 export interface OrganizationOutcome {
   readonly organizationGuid: string;
@@ -74,27 +75,18 @@ export interface OrganizationOutcome {
   readonly line: string;
 }
 
-function wholeNumber(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^[0-9]+$/.test(raw) || Number(raw) < 1)
-    throw new Error(`--${name} must be a whole number >= 1, got '${raw}'`);
-  return Number(raw);
-}
-
 export async function runPollAll(argv: string[]): Promise<number> {
   const values = parseCommandLine('poll', argv, OPTIONS);
   if (typeof values === 'number') return values;
   if (values.help) return showHelp(HELP);
-  let settings: { dailyBudget: number; concurrency: number };
-  try {
-    if (values['state-dir'] && values.table) throw new Error('give --state-dir or --table, not both');
-    settings = {
-      dailyBudget: wholeNumber('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET),
-      concurrency: wholeNumber('concurrency', values.concurrency, 4),
+  const settings = checked('poll', 'Usage: nutcache-cdc poll --all [options]', () => {
+    if (values['state-dir'] && values.table) throw new UsageError('give --state-dir or --table, not both');
+    return {
+      dailyBudget: numberOption('daily-budget', values['daily-budget'], DEFAULT_DAILY_BUDGET, { min: 1 }),
+      concurrency: numberOption('concurrency', values.concurrency, 4, { min: 1 }),
     };
-  } catch (error) {
-    return usageError('poll', (error as Error).message);
-  }
+  });
+  if (typeof settings === 'number') return settings;
   const context = await openOrgsContext({
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     ...(values.table ? { table: values.table } : {}),
@@ -131,10 +123,10 @@ function publishingOptions(
 
 function report(outcomes: readonly OrganizationOutcome[]): number {
   for (const outcome of outcomes) process.stderr.write(`${outcome.line}\n`);
-  const failed = outcomes.filter((o) => o.exitCode === 1).length;
-  const worst = outcomes.reduce(
-    (w, o) => (SEVERITY.indexOf(o.exitCode as 0) > SEVERITY.indexOf(w as 0) ? o.exitCode : w),
-    0,
+  const failed = outcomes.filter((o) => o.exitCode === EXIT.failed).length;
+  const worst = outcomes.reduce<number>(
+    (w, o) => (SEVERITY.indexOf(o.exitCode) > SEVERITY.indexOf(w) ? o.exitCode : w),
+    EXIT.ok,
   );
   process.stderr.write(
     `poll --all: ${outcomes.length} organizations polled, ${outcomes.filter((o) => o.exitCode === 0).length} succeeded, ${failed} failed\n`,
@@ -142,34 +134,10 @@ function report(outcomes: readonly OrganizationOutcome[]): number {
   return worst;
 }
 
-/**
- * The exit status of one organization's poll, as `nutcache-cdc poll` reports it; a poll Nutcache refused
- * (401, 403, 404: wrong credentials or no access) is a failure that needs the user, not an incomplete poll.
- */
-function exitCodeOfResult(result: PollResult): number {
-  const refused =
-    result.failure instanceof NutcacheHttpError &&
-    result.failure.status >= 400 &&
-    result.failure.status < 500 &&
-    result.failure.status !== 429;
-  if (refused) return 1;
-  switch (result.outcome) {
-    case 'success':
-      return 0;
-    case 'busy':
-    case 'deferred':
-      return 75;
-    case 'partial':
-    case 'deadline':
-      return 3;
-    default:
-      return 1;
-  }
-}
-
-function outcomeOf(guid: string, result: PollResult): OrganizationOutcome {
-  const exitCode = exitCodeOfResult(result);
-  const word = exitCode === 1 ? 'failed' : result.outcome;
+/** One organization's poll as `nutcache-cdc poll` grades it (the base URL names a host it cannot reach). */
+function outcomeOf(guid: string, result: PollResult, baseUrl: string): OrganizationOutcome {
+  const exitCode = exitStatus(result, diagnose(result, { baseUrl }));
+  const word = exitCode === EXIT.failed ? 'failed' : result.outcome;
   const why = result.error ? ` (${result.error.split('\n')[0]})` : '';
   return {
     organizationGuid: guid,
@@ -235,7 +203,7 @@ class PollAllRun {
       if (first.state === 'unconfigured') {
         return {
           organizationGuid: guid,
-          exitCode: 1,
+          exitCode: EXIT.failed,
           line: `${guid} failed: its credentials (${id}) are not filled in`,
         };
       }
@@ -249,10 +217,11 @@ class PollAllRun {
         },
         { organizationGuid: guid, initialEvents: org.initialEvents ?? 'snapshot' },
       );
-      return outcomeOf(guid, result);
+      const baseUrl = org.baseUrl ?? first.secret.baseUrl ?? DEFAULT_BASE_URL;
+      return outcomeOf(guid, result, baseUrl);
     } catch (error) {
       const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-      return { organizationGuid: guid, exitCode: 1, line: `${guid} failed: ${message}` };
+      return { organizationGuid: guid, exitCode: EXIT.failed, line: `${guid} failed: ${message}` };
     }
   }
 

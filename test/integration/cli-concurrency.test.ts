@@ -14,7 +14,7 @@ import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { openSharedLocalDynamo } from '../../shared/store/local-dynamo.ts';
-import { runCli } from '../support/cli.ts';
+import { credentialsOf, runCli } from '../support/cli.ts';
 import { customerDetails } from './helpers.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -72,10 +72,7 @@ describe('nutcache-cdc commands side by side on one --state-dir', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ rateLimit: null, generated: 900 });
     env = {
-      NUTCACHE_API_KEY: sandbox.credentials.apiKey,
-      NUTCACHE_USERNAME: sandbox.credentials.username,
-      NUTCACHE_PASSWORD: sandbox.credentials.password,
-      NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
+      ...credentialsOf(sandbox),
     };
   });
   afterEach(async () => {

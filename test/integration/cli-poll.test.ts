@@ -18,7 +18,7 @@ import {
 import { createTable } from '../../shared/store/create-table.ts';
 import { createDocumentClient, DynamoSnapshotStore } from '../../shared/store/dynamodb.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../shared/store/local-dynamo.ts';
-import { type CliRun, runCli } from '../support/cli.ts';
+import { type CliRun, credentialsOf, runCli } from '../support/cli.ts';
 import { ContractConsumer } from '../support/consumer.ts';
 import { canonicalCustomersOf, changesOf, customerDetails, expectStableEventIds } from './helpers.ts';
 
@@ -77,10 +77,7 @@ describe('nutcache-cdc poll against the sandbox (embedded DynamoDB, JSON lines)'
     eventsFile = join(dir, 'events.jsonl');
     env = {
       HOME: dir,
-      NUTCACHE_API_KEY: sandbox.credentials.apiKey,
-      NUTCACHE_USERNAME: sandbox.credentials.username,
-      NUTCACHE_PASSWORD: sandbox.credentials.password,
-      NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
+      ...credentialsOf(sandbox),
     };
   });
 
@@ -255,10 +252,7 @@ describe('nutcache-cdc poll against a shared DynamoDB table', () => {
       AWS_REGION: 'local',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      NUTCACHE_API_KEY: sandbox.credentials.apiKey,
-      NUTCACHE_USERNAME: sandbox.credentials.username,
-      NUTCACHE_PASSWORD: sandbox.credentials.password,
-      NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
+      ...credentialsOf(sandbox),
     };
     const args = [
       'poll',

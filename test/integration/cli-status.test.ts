@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../sandbox/server.ts';
-import { runCli } from '../support/cli.ts';
+import { credentialsOf, runCli } from '../support/cli.ts';
 
 describe('nutcache-cdc status', () => {
   let sandbox: Sandbox;
@@ -14,10 +14,7 @@ describe('nutcache-cdc status', () => {
     sandbox = await startSandbox({ rateLimit: null });
     dir = mkdtempSync(join(tmpdir(), 'nutcache-status-'));
     env = {
-      NUTCACHE_API_KEY: sandbox.credentials.apiKey,
-      NUTCACHE_USERNAME: sandbox.credentials.username,
-      NUTCACHE_PASSWORD: sandbox.credentials.password,
-      NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
+      ...credentialsOf(sandbox),
     };
   });
   afterAll(async () => {

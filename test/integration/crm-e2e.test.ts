@@ -21,7 +21,7 @@ import type { BusEntry } from '../../shared/ports.ts';
 import { seededRandom } from '../../shared/publish/memory.ts';
 import { toBusEntry } from '../../shared/publish/serialize.ts';
 import { parseRulesText } from '../../shared/rules/model.ts';
-import { runCli } from '../support/cli.ts';
+import { credentialsOf, runCli } from '../support/cli.ts';
 import { canonicalCustomersOf } from './helpers.ts';
 
 const HUBSPOT_PROPERTIES = {
@@ -186,10 +186,7 @@ describe('CRM sync rules, locally: sandbox → poll --rules → CRM stand-in', (
     writeFileSync(rulesFile, rulesYaml(sandbox));
     env = {
       HOME: dir,
-      NUTCACHE_API_KEY: sandbox.credentials.apiKey,
-      NUTCACHE_USERNAME: sandbox.credentials.username,
-      NUTCACHE_PASSWORD: sandbox.credentials.password,
-      NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
+      ...credentialsOf(sandbox),
       HUBSPOT_TOKEN: sandbox.crm.tokens.hubspot,
       SALESFORCE_ACCESS_TOKEN: sandbox.crm.tokens.salesforce,
     };

@@ -58,15 +58,4 @@ export function changesOf(details: readonly CustomerChangeDetail[]): [string, nu
     .sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1));
 }
 
-/** The NUTCACHE_* environment a CLI run needs to poll the sandbox. */
-export function credentialsOf(sandbox: {
-  readonly credentials: { apiKey: string; username: string; password: string };
-  readonly organizationGuid: string;
-}): Record<string, string> {
-  return {
-    NUTCACHE_API_KEY: sandbox.credentials.apiKey,
-    NUTCACHE_USERNAME: sandbox.credentials.username,
-    NUTCACHE_PASSWORD: sandbox.credentials.password,
-    NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
-  };
-}
+export { credentialsOf } from '../support/cli.ts';

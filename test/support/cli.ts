@@ -51,19 +51,22 @@ export function runNode(
   });
 }
 
-/** The environment of a user whose Nutcache credentials are the sandbox's, with `home` as HOME. */
-export function sandboxCliEnv(
-  sandbox: {
-    readonly organizationGuid: string;
-    readonly credentials: { readonly apiKey: string; readonly username: string; readonly password: string };
-  },
-  home: string,
-): Record<string, string> {
+interface SandboxLogin {
+  readonly organizationGuid: string;
+  readonly credentials: { readonly apiKey: string; readonly username: string; readonly password: string };
+}
+
+/** The NUTCACHE_* environment a CLI run needs to poll the sandbox. */
+export function credentialsOf(sandbox: SandboxLogin): Record<string, string> {
   return {
-    HOME: home,
     NUTCACHE_API_KEY: sandbox.credentials.apiKey,
     NUTCACHE_USERNAME: sandbox.credentials.username,
     NUTCACHE_PASSWORD: sandbox.credentials.password,
     NUTCACHE_ORGANIZATION_GUID: sandbox.organizationGuid,
   };
+}
+
+/** The environment of a user whose Nutcache credentials are the sandbox's, with `home` as HOME. */
+export function sandboxCliEnv(sandbox: SandboxLogin, home: string): Record<string, string> {
+  return { HOME: home, ...credentialsOf(sandbox) };
 }
